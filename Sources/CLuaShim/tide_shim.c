@@ -1,0 +1,524 @@
+/* tide_shim.c: trampolines, allocator, hook and protected helpers; the only code that longjmps. */
+#include "tide_shim.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct tide_vm {
+    lua_State *L;
+    /* allocator accounting: growth past `limit` is refused, shrinking never fails */
+    size_t used;
+    size_t limit;
+    tide_dispatch_fn dispatch;
+    void *host;
+    /* watchdog view, guarded by `lock` */
+    pthread_mutex_t lock;
+    lua_State *running;       /* innermost thread executing Lua code, or NULL */
+    uint64_t running_since;   /* when the scheduler's current resume began */
+    lua_State *armed;         /* the thread the watchdog set a one-shot hook on */
+    int closing;              /* running __close handlers: never yield */
+    volatile uint64_t deadline; /* past it, the hook raises where it cannot yield (0 = none) */
+    char deadline_message[160];
+    volatile int preempted;   /* the last yield came from the hook */
+};
+
+uint64_t tide_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void *tide_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+    tide_vm *vm = (tide_vm *)ud;
+    size_t old = ptr ? osize : 0;  /* with ptr == NULL, osize is a type tag */
+    if (nsize == 0) {
+        free(ptr);
+        vm->used -= old;
+        return NULL;
+    }
+    if (nsize > old && vm->used - old + nsize > vm->limit)
+        return NULL;  /* refuse growth only: Lua raises "not enough memory" */
+    void *p = realloc(ptr, nsize);
+    if (p != NULL)
+        vm->used = vm->used - old + nsize;
+    return p;
+}
+
+static int tide_panic(lua_State *L) {
+    const char *msg = lua_tostring(L, -1);
+    fprintf(stderr, "tide: unprotected Lua error (a bug in tide): %s\n", msg ? msg : "?");
+    abort();
+}
+
+int64_t tide_thread_id(lua_State *L) {
+    int64_t id;
+    memcpy(&id, lua_getextraspace(L), sizeof id);
+    return id;
+}
+
+void tide_set_thread_id(lua_State *L, int64_t id) {
+    memcpy(lua_getextraspace(L), &id, sizeof id);
+}
+
+static void tide_enter(tide_vm *vm, lua_State *co, lua_State **prev, uint64_t *prev_since, int closing);
+static void tide_leave(tide_vm *vm, lua_State *co, lua_State *prev, uint64_t prev_since, int closing);
+
+/* ---------------------------------------------------------------- trampolines */
+
+static int tide_finish(lua_State *L, tide_vm *vm, int fn, int action, tide_call *c);
+
+static void tide_call_init(tide_call *c) {
+    c->thread = NULL;
+    c->ref = LUA_NOREF;
+    c->nret = 0;
+    c->nunref = 0;
+    c->err = NULL;
+    c->errlen = 0;
+    c->argn = 0;
+}
+
+static int tide_k(lua_State *L, int status, lua_KContext ctx) {
+    (void)status;
+    tide_vm *vm = (tide_vm *)lua_touserdata(L, lua_upvalueindex(2));
+    int fn = (int)ctx;
+    tide_call c;
+    tide_call_init(&c);
+    int action = vm->dispatch(vm->host, L, fn, 1, &c);
+    return tide_finish(L, vm, fn, action, &c);
+}
+
+static int tide_push_values(lua_State *L, tide_call *c) {
+    int pushed = 0;
+    for (int i = 0; i < c->nret; i++) {
+        tide_value *v = &c->ret[i];
+        switch (v->type) {
+        case TIDE_VBOOL: lua_pushboolean(L, v->i != 0); pushed++; break;
+        case TIDE_VINT: lua_pushinteger(L, (lua_Integer)v->i); pushed++; break;
+        case TIDE_VNUM: lua_pushnumber(L, (lua_Number)v->n); pushed++; break;
+        case TIDE_VSTR: lua_pushlstring(L, v->s ? v->s : "", v->len); pushed++; break;
+        case TIDE_VLIGHT: lua_pushlightuserdata(L, v->p); pushed++; break;
+        case TIDE_VMOVE:
+            luaL_checkstack(L, (int)v->i, "too many results");
+            lua_xmove(v->from, L, (int)v->i);
+            pushed += (int)v->i;
+            break;
+        default: lua_pushnil(L); pushed++; break;
+        }
+    }
+    return pushed;
+}
+
+static void tide_unref_all(lua_State *L, tide_call *c) {
+    for (int i = 0; i < c->nunref; i++)
+        luaL_unref(L, LUA_REGISTRYINDEX, c->unref[i]);
+    c->nunref = 0;
+}
+
+/* References are released only after values were moved off the threads they anchor. */
+static int tide_finish(lua_State *L, tide_vm *vm, int fn, int action, tide_call *c) {
+    int n;
+    (void)vm;
+    switch (action) {
+    case TIDE_RETURN:
+        luaL_checkstack(L, c->nret + 2, "too many results");
+        n = tide_push_values(L, c);
+        tide_unref_all(L, c);
+        return n;
+    case TIDE_YIELD:
+        tide_unref_all(L, c);
+        return lua_yieldk(L, 0, (lua_KContext)fn, tide_k);
+    case TIDE_ARGERROR:
+        tide_unref_all(L, c);
+        lua_pushlstring(L, c->err ? c->err : "", c->errlen);
+        return luaL_argerror(L, c->argn, lua_tostring(L, -1));
+    case TIDE_RAISE:
+        luaL_checkstack(L, c->nret + 2, "too many results");
+        tide_push_values(L, c);
+        tide_unref_all(L, c);
+        return lua_error(L);
+    case TIDE_ERROR:
+    default:
+        tide_unref_all(L, c);
+        luaL_where(L, 1);
+        lua_pushlstring(L, c->err ? c->err : "error", c->errlen);
+        lua_concat(L, 2);
+        return lua_error(L);
+    }
+}
+
+static int tide_trampoline(lua_State *L) {
+    int fn = (int)lua_tointeger(L, lua_upvalueindex(1));
+    tide_vm *vm = (tide_vm *)lua_touserdata(L, lua_upvalueindex(2));
+    tide_call c;
+    tide_call_init(&c);
+    int action = vm->dispatch(vm->host, L, fn, 0, &c);
+    return tide_finish(L, vm, fn, action, &c);
+}
+
+/* spawn(fn, ...): creates the coroutine and its anchor here, where raising is safe. */
+static int tide_spawn_trampoline(lua_State *L) {
+    int fn = (int)lua_tointeger(L, lua_upvalueindex(1));
+    tide_vm *vm = (tide_vm *)lua_touserdata(L, lua_upvalueindex(2));
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    lua_State *co = lua_newthread(L);
+    int top = lua_gettop(L) - 1;                  /* without the new thread */
+    int nextra = top > 4 ? top - 4 : 0;           /* spawn(fn, group, index, label, args...) */
+    luaL_checkstack(co, nextra + 1, "too many arguments");
+    lua_pushvalue(L, 1);
+    lua_xmove(L, co, 1);                          /* the body goes first on its stack */
+    for (int i = 5; i <= top; i++)
+        lua_pushvalue(L, i);
+    lua_xmove(L, co, nextra);                     /* then its arguments */
+    int ref = luaL_ref(L, LUA_REGISTRYINDEX);     /* anchors the thread, pops it */
+    tide_set_thread_id(co, 0);
+    lua_sethook(co, NULL, 0, 0);                  /* never inherit a pending preemption */
+    tide_call c;
+    tide_call_init(&c);
+    c.thread = co;
+    c.ref = ref;
+    int action = vm->dispatch(vm->host, L, fn, 0, &c);
+    return tide_finish(L, vm, fn, action, &c);
+}
+
+/* ---------------------------------------------------------------- preemption */
+
+static void tide_hook(lua_State *L, lua_Debug *ar) {
+    (void)ar;
+    tide_vm *vm;
+    lua_getallocf(L, (void **)&vm);
+    pthread_mutex_lock(&vm->lock);
+    if (vm->armed == L)
+        vm->armed = NULL;
+    int closing = vm->closing;
+    pthread_mutex_unlock(&vm->lock);
+    lua_sethook(L, NULL, 0, 0);
+    if (tide_thread_id(L) != 0 && !closing && lua_isyieldable(L)) {
+        vm->preempted = 1;
+        lua_yield(L, 0);
+        return;
+    }
+    uint64_t deadline = vm->deadline;
+    if (deadline != 0 && tide_now_ns() >= deadline) {
+        lua_sethook(L, tide_hook, LUA_MASKCOUNT, 1000);  /* keep raising until it can be stopped */
+        luaL_error(L, "%s", closing ? "a <close> handler ran past its deadline" : vm->deadline_message);
+    }
+    /* cannot yield here (a C boundary or a user coroutine): the watchdog arms it again */
+}
+
+int tide_vm_preempt(tide_vm *vm, uint64_t now_ns, uint64_t slice_ns) {
+    int armed = 0;
+    pthread_mutex_lock(&vm->lock);
+    if (vm->running != NULL && vm->armed != vm->running && vm->running_since != 0 &&
+        now_ns - vm->running_since >= slice_ns) {
+        lua_sethook(vm->running, tide_hook, LUA_MASKCOUNT, 1);
+        vm->armed = vm->running;
+        armed = 1;
+    }
+    pthread_mutex_unlock(&vm->lock);
+    return armed;
+}
+
+void tide_vm_set_deadline(tide_vm *vm, uint64_t deadline_ns, const char *message) {
+    snprintf(vm->deadline_message, sizeof vm->deadline_message, "%s", message ? message : "timed out");
+    vm->deadline = deadline_ns;
+}
+
+int tide_vm_take_preempted(tide_vm *vm) {
+    int p = vm->preempted;
+    vm->preempted = 0;
+    return p;
+}
+
+static void tide_enter(tide_vm *vm, lua_State *co, lua_State **prev, uint64_t *prev_since, int closing) {
+    pthread_mutex_lock(&vm->lock);
+    *prev = vm->running;
+    *prev_since = vm->running_since;
+    vm->running = co;
+    if (*prev == NULL)
+        vm->running_since = tide_now_ns();
+    vm->closing += closing;
+    pthread_mutex_unlock(&vm->lock);
+}
+
+static void tide_leave(tide_vm *vm, lua_State *co, lua_State *prev, uint64_t prev_since, int closing) {
+    pthread_mutex_lock(&vm->lock);
+    if (vm->armed == co) {
+        lua_sethook(co, NULL, 0, 0);
+        vm->armed = NULL;
+    }
+    vm->running = prev;
+    vm->running_since = prev_since;
+    vm->closing -= closing;
+    pthread_mutex_unlock(&vm->lock);
+}
+
+int tide_resume(tide_vm *vm, lua_State *co, int nargs, int *nres) {
+    lua_State *prev;
+    uint64_t since;
+    tide_enter(vm, co, &prev, &since, 0);
+    vm->preempted = 0;
+    int status = lua_resume(co, vm->L, nargs, nres);
+    tide_leave(vm, co, prev, since, 0);
+    return status;
+}
+
+int tide_close(tide_vm *vm, lua_State *co) {
+    lua_State *prev;
+    uint64_t since;
+    tide_enter(vm, co, &prev, &since, 1);
+    int status = lua_resetthread(co);
+    tide_leave(vm, co, prev, since, 1);
+    return status;
+}
+
+/* ---------------------------------------------------------------- user coroutines */
+/* coroutine.resume / coroutine.wrap from lcorolib.c, telling the watchdog which thread runs. */
+
+static int tide_auxresume(lua_State *L, lua_State *co, int narg) {
+    tide_vm *vm;
+    lua_getallocf(L, (void **)&vm);
+    int status, nres;
+    if (tide_thread_id(co) != 0) {
+        lua_pushliteral(L, "cannot resume a tide task with coroutine.resume (the engine schedules it)");
+        return -1;
+    }
+    if (!lua_checkstack(co, narg)) {
+        lua_pushliteral(L, "too many arguments to resume");
+        return -1;
+    }
+    lua_xmove(L, co, narg);
+    lua_State *prev;
+    uint64_t since;
+    tide_enter(vm, co, &prev, &since, 0);
+    status = lua_resume(co, L, narg, &nres);
+    tide_leave(vm, co, prev, since, 0);
+    if (status == LUA_OK || status == LUA_YIELD) {
+        if (!lua_checkstack(L, nres + 1)) {
+            lua_pop(co, nres);
+            lua_pushliteral(L, "too many results to resume");
+            return -1;
+        }
+        lua_xmove(co, L, nres);
+        return nres;
+    }
+    lua_xmove(co, L, 1);
+    return -1;
+}
+
+static int tide_co_resume(lua_State *L) {
+    lua_State *co = lua_tothread(L, 1);
+    luaL_argexpected(L, co, 1, "coroutine");
+    int r = tide_auxresume(L, co, lua_gettop(L) - 1);
+    if (r < 0) {
+        lua_pushboolean(L, 0);
+        lua_insert(L, -2);
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    lua_insert(L, -(r + 1));
+    return r + 1;
+}
+
+static int tide_co_auxwrap(lua_State *L) {
+    lua_State *co = lua_tothread(L, lua_upvalueindex(1));
+    int r = tide_auxresume(L, co, lua_gettop(L));
+    if (r < 0) {
+        int stat = lua_status(co);
+        if (stat != LUA_OK && stat != LUA_YIELD) {
+            stat = lua_resetthread(co);
+            lua_xmove(co, L, 1);
+        }
+        if (stat != LUA_ERRMEM && lua_type(L, -1) == LUA_TSTRING) {
+            luaL_where(L, 1);
+            lua_insert(L, -2);
+            lua_concat(L, 2);
+        }
+        return lua_error(L);
+    }
+    return r;
+}
+
+static int tide_co_close(lua_State *L) {
+    lua_State *co = lua_tothread(L, 1);
+    luaL_argexpected(L, co, 1, "coroutine");
+    if (tide_thread_id(co) != 0)
+        return luaL_error(L, "cannot close a tide task with coroutine.close (cancel it through its group)");
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
+static int tide_co_wrap(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    lua_State *NL = lua_newthread(L);
+    lua_pushvalue(L, 1);
+    lua_xmove(L, NL, 1);
+    lua_pushcclosure(L, tide_co_auxwrap, 1);
+    return 1;
+}
+
+/* ---------------------------------------------------------------- state */
+
+static int tide_open(lua_State *L) {
+    luaL_openlibs(L);
+    lua_getglobal(L, "coroutine");
+    lua_pushcfunction(L, tide_co_resume);
+    lua_setfield(L, -2, "resume");
+    lua_pushcfunction(L, tide_co_wrap);
+    lua_setfield(L, -2, "wrap");
+    lua_getfield(L, -1, "close");
+    lua_pushcclosure(L, tide_co_close, 1);
+    lua_setfield(L, -2, "close");
+    lua_pop(L, 1);
+    return 0;
+}
+
+tide_vm *tide_vm_new(size_t memory_limit, tide_dispatch_fn dispatch, void *host) {
+    tide_vm *vm = (tide_vm *)calloc(1, sizeof *vm);
+    if (vm == NULL)
+        return NULL;
+    vm->limit = memory_limit;
+    vm->dispatch = dispatch;
+    vm->host = host;
+    pthread_mutex_init(&vm->lock, NULL);
+    vm->L = lua_newstate(tide_alloc, vm);
+    if (vm->L == NULL) {
+        pthread_mutex_destroy(&vm->lock);
+        free(vm);
+        return NULL;
+    }
+    lua_atpanic(vm->L, tide_panic);
+    tide_set_thread_id(vm->L, 0);
+    lua_pushcfunction(vm->L, tide_open);
+    if (lua_pcall(vm->L, 0, 0, 0) != LUA_OK) {
+        tide_vm_close(vm);
+        return NULL;
+    }
+    return vm;
+}
+
+void tide_vm_close(tide_vm *vm) {
+    if (vm == NULL)
+        return;
+    if (vm->L != NULL)
+        lua_close(vm->L);
+    pthread_mutex_destroy(&vm->lock);
+    free(vm);
+}
+
+lua_State *tide_vm_state(tide_vm *vm) { return vm->L; }
+size_t tide_vm_memory_used(tide_vm *vm) { return vm->used; }
+size_t tide_vm_memory_limit(tide_vm *vm) { return vm->limit; }
+void tide_vm_set_memory_limit(tide_vm *vm, size_t limit) { vm->limit = limit; }
+
+/* ---------------------------------------------------------------- protected helpers */
+
+struct tide_reg_args { const char *name; int fn; int spawn; tide_vm *vm; };
+
+static int tide_register_p(lua_State *L) {
+    struct tide_reg_args *a = (struct tide_reg_args *)lua_touserdata(L, 1);
+    if (lua_getglobal(L, "__host") != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setglobal(L, "__host");
+    }
+    lua_pushinteger(L, a->fn);
+    lua_pushlightuserdata(L, a->vm);
+    lua_pushcclosure(L, a->spawn ? tide_spawn_trampoline : tide_trampoline, 2);
+    lua_setfield(L, -2, a->name);
+    return 0;
+}
+
+static int tide_register_any(tide_vm *vm, const char *name, int fn, int spawn) {
+    struct tide_reg_args a = { name, fn, spawn, vm };
+    lua_pushcfunction(vm->L, tide_register_p);
+    lua_pushlightuserdata(vm->L, &a);
+    return lua_pcall(vm->L, 1, 0, 0);
+}
+
+int tide_vm_register(tide_vm *vm, const char *name, int fn) { return tide_register_any(vm, name, fn, 0); }
+int tide_vm_register_spawn(tide_vm *vm, const char *name, int fn) { return tide_register_any(vm, name, fn, 1); }
+
+static int tide_traceback(lua_State *L) {
+    const char *msg = lua_tostring(L, 1);
+    if (msg != NULL)
+        luaL_traceback(L, L, msg, 1);
+    return 1;  /* non-string error values pass through unchanged */
+}
+
+struct tide_do_args { const char *src; size_t len; const char *chunkname; int nresults; };
+
+static int tide_dostring_p(lua_State *L) {
+    struct tide_do_args *a = (struct tide_do_args *)lua_touserdata(L, 1);
+    lua_settop(L, 0);
+    if (luaL_loadbufferx(L, a->src, a->len, a->chunkname, "t") != LUA_OK)
+        return lua_error(L);
+    lua_call(L, 0, a->nresults);
+    return lua_gettop(L);
+}
+
+int tide_vm_dostring(tide_vm *vm, const char *src, size_t len, const char *chunkname, int nresults) {
+    struct tide_do_args a = { src, len, chunkname, nresults };
+    lua_State *prev;
+    uint64_t since;
+    lua_settop(vm->L, 0);
+    lua_pushcfunction(vm->L, tide_dostring_p);
+    lua_pushlightuserdata(vm->L, &a);
+    tide_enter(vm, vm->L, &prev, &since, 0);
+    int status = lua_pcall(vm->L, 1, nresults, 0);
+    tide_leave(vm, vm->L, prev, since, 0);
+    return status;
+}
+
+struct tide_call_args { const char *global; const char *arg; size_t arglen; int nresults; };
+
+static int tide_call_p(lua_State *L) {
+    struct tide_call_args *a = (struct tide_call_args *)lua_touserdata(L, 1);
+    lua_settop(L, 0);
+    lua_pushcfunction(L, tide_traceback);
+    lua_getglobal(L, a->global);
+    int nargs = 0;
+    if (a->arg != NULL) {
+        lua_pushlstring(L, a->arg, a->arglen);
+        nargs = 1;
+    }
+    if (lua_pcall(L, nargs, a->nresults, 1) != LUA_OK)
+        return lua_error(L);
+    lua_remove(L, 1);
+    return lua_gettop(L);
+}
+
+int tide_vm_call(tide_vm *vm, const char *global, const char *arg, size_t arglen, int nresults) {
+    struct tide_call_args a = { global, arg, arglen, nresults };
+    lua_State *prev;
+    uint64_t since;
+    lua_settop(vm->L, 0);
+    lua_pushcfunction(vm->L, tide_call_p);
+    lua_pushlightuserdata(vm->L, &a);
+    tide_enter(vm, vm->L, &prev, &since, 0);
+    int status = lua_pcall(vm->L, 1, nresults, 0);
+    tide_leave(vm, vm->L, prev, since, 0);
+    return status;
+}
+
+struct tide_release_args { const int *refs; int n; };
+
+static int tide_release_p(lua_State *L) {
+    struct tide_release_args *a = (struct tide_release_args *)lua_touserdata(L, 1);
+    for (int i = 0; i < a->n; i++)
+        luaL_unref(L, LUA_REGISTRYINDEX, a->refs[i]);
+    return 0;
+}
+
+int tide_vm_release(tide_vm *vm, const int *refs, int n) {
+    struct tide_release_args a = { refs, n };
+    lua_pushcfunction(vm->L, tide_release_p);
+    lua_pushlightuserdata(vm->L, &a);
+    return lua_pcall(vm->L, 1, 0, 0);
+}
+

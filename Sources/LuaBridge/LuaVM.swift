@@ -1,0 +1,242 @@
+// LuaVM.swift: one Lua state with a memory limit and the host functions of its owner.
+import CLua
+import CLuaShim
+
+/// What a host function asks the C trampoline to do after the Swift frame has returned.
+public enum LuaAction: Int32 {
+    /// Return the values put into the ``LuaReturn``.
+    case `return` = 0
+    /// Yield the running coroutine; the host is called again with `resumed == true` after it is resumed.
+    case yield = 1
+    /// Raise the message put into the ``LuaReturn`` with the caller's position prepended.
+    case error = 2
+    /// Raise `bad argument #n to 'name' (message)`.
+    case argumentError = 3
+    /// Raise the first value put into the ``LuaReturn`` as the error value, unchanged.
+    case raise = 4
+}
+
+/// The owner of a ``LuaVM``: receives every call of a registered host function.
+///
+/// Calls arrive on the thread that is running Lua code. Implementations must not call back into
+/// Lua from here: they read arguments from the frame, write results into `out` and return.
+public protocol LuaHost: AnyObject {
+    /// Handles host function `function`, called from Lua (or continued after a yield when `resumed`).
+    func call(_ function: Int32, _ frame: LuaFrame, resumed: Bool, _ out: inout LuaReturn) -> LuaAction
+}
+
+/// A Lua 5.4 state whose Lua errors and yields never cross a Swift frame.
+///
+/// Not thread-safe: a VM is used by one thread at a time (its run's scheduler thread).
+public final class LuaVM {
+    let vm: OpaquePointer
+    /// The main thread of the state.
+    public let main: LuaThread
+    private let hostBox: HostBox
+    let scratch: Scratch
+
+    /// Creates a state with the standard libraries, refusing to grow past `memoryLimit` bytes.
+    public init(memoryLimit: Int, host: LuaHost) throws(LuaError) {
+        let box = HostBox(host)
+        let scratch = Scratch()
+        box.scratch = scratch
+        guard let vm = tide_vm_new(memoryLimit, luaBridgeDispatch, Unmanaged.passUnretained(box).toOpaque())
+        else { throw LuaError(code: .memory, message: "could not create a Lua state (out of memory?)") }
+        self.vm = vm
+        self.hostBox = box
+        self.scratch = scratch
+        self.main = LuaThread(tide_vm_state(vm))
+    }
+
+    deinit {
+        tide_vm_close(vm)
+    }
+
+    /// Bytes currently allocated by the state.
+    public var memoryUsed: Int { tide_vm_memory_used(vm) }
+
+    /// The allocation limit in bytes.
+    public var memoryLimit: Int {
+        get { tide_vm_memory_limit(vm) }
+        set { tide_vm_set_memory_limit(vm, newValue) }
+    }
+
+    /// Registers host function `id` as `__host[name]`.
+    public func register(_ name: String, id: Int32) throws(LuaError) {
+        try check(tide_vm_register(vm, name, id), "registering \(name)")
+    }
+
+    /// Registers `__host[name]` as a spawn function: it creates a coroutine for its first argument
+    /// (a function) and passes it to the host in ``LuaFrame/spawnedThread``.
+    public func registerSpawn(_ name: String, id: Int32) throws(LuaError) {
+        try check(tide_vm_register_spawn(vm, name, id), "registering \(name)")
+    }
+
+    /// Loads `source` as a text chunk named `chunkName` and runs it in protected mode.
+    ///
+    /// Returns the number of results left on the main stack.
+    @discardableResult
+    public func run(_ source: String, chunkName: String, results: Int32 = 0) throws(LuaError) -> Int32 {
+        var source = source
+        let status = source.withUTF8 { buf in
+            buf.withMemoryRebound(to: CChar.self) { tide_vm_dostring(vm, $0.baseAddress, $0.count, chunkName, results) }
+        }
+        try check(status, chunkName)
+        return lua_gettop(main.L)
+    }
+
+    /// Loads an embedded C string chunk (the prelude) and runs it.
+    public func run(bytes: UnsafePointer<CChar>, count: Int, chunkName: String) throws(LuaError) {
+        try check(tide_vm_dostring(vm, bytes, count, chunkName, 0), chunkName)
+    }
+
+    /// Calls global function `name` with one optional string argument, in protected mode, keeping
+    /// `results` results on the main stack.
+    public func call(_ name: String, argument: String?, results: Int32) throws(LuaError) {
+        let status: Int32
+        if var argument {
+            status = argument.withUTF8 { buf in
+                buf.withMemoryRebound(to: CChar.self) { tide_vm_call(vm, name, $0.baseAddress, $0.count, results) }
+            }
+        } else {
+            status = tide_vm_call(vm, name, nil, 0, results)
+        }
+        try check(status, name)
+    }
+
+    /// Resumes coroutine `thread` with the `arguments` values already pushed on its stack.
+    public func resume(_ thread: LuaThread, arguments: Int32 = 0) -> LuaResume {
+        var nres: Int32 = 0
+        let status = tide_resume(vm, thread.L, arguments, &nres)
+        let preempted = status == LUA_YIELD && tide_vm_take_preempted(vm) != 0
+        return LuaResume(status: LuaStatus(status), results: nres, preempted: preempted)
+    }
+
+    /// Closes a suspended or dead coroutine: its pending `<close>` variables run now.
+    ///
+    /// Returns `.ok`, or the error status with the error value on top of the thread's stack (the
+    /// original error of a coroutine that died raising, unless a close handler raised another).
+    public func close(_ thread: LuaThread) -> LuaStatus {
+        LuaStatus(tide_close(vm, thread.L))
+    }
+
+    /// Releases registry references (anchors of finished coroutines), in protected mode.
+    public func release(_ refs: [Int32]) {
+        guard !refs.isEmpty else { return }
+        refs.withUnsafeBufferPointer { _ = tide_vm_release(vm, $0.baseAddress, Int32($0.count)) }
+    }
+
+    /// A handle the watchdog thread uses to preempt this VM.
+    public var preemption: LuaPreemption { LuaPreemption(vm: vm) }
+
+    private func check(_ status: Int32, _ what: String) throws(LuaError) {
+        guard status != LUA_OK else { return }
+        let message = main.describe(at: -1)
+        main.settop(0)
+        throw LuaError(code: LuaStatus(status) == .memory ? .memory : .runtime, message: message)
+    }
+}
+
+/// The result of resuming a coroutine.
+public struct LuaResume: Equatable, Sendable {
+    /// How the resume ended.
+    public var status: LuaStatus
+    /// How many values the coroutine returned or yielded (on its stack).
+    public var results: Int32
+    /// The yield came from the preemption hook, not from a host function.
+    public var preempted: Bool
+}
+
+/// The status codes of `lua_resume` and protected calls.
+public enum LuaStatus: Equatable, Sendable {
+    case ok, yield, runtime, syntax, memory, errorHandler
+
+    init(_ raw: Int32) {
+        switch raw {
+        case LUA_OK: self = .ok
+        case LUA_YIELD: self = .yield
+        case LUA_ERRSYNTAX: self = .syntax
+        case LUA_ERRMEM: self = .memory
+        case LUA_ERRERR: self = .errorHandler
+        default: self = .runtime
+        }
+    }
+
+    /// The coroutine raised (it is dead now, its error value on top of its stack).
+    public var isError: Bool { self != .ok && self != .yield }
+}
+
+/// Thread-safe handle for preempting a VM from the watchdog thread.
+public struct LuaPreemption: @unchecked Sendable, Hashable {
+    let vm: OpaquePointer
+
+    /// Arms a one-shot hook if the current resume has run for `slice` nanoseconds; true if armed.
+    @discardableResult
+    public func preemptIfRunning(now: UInt64, slice: UInt64) -> Bool {
+        tide_vm_preempt(vm, now, slice) != 0
+    }
+
+    /// Sets the monotonic instant (nanoseconds) after which runaway code that cannot yield is
+    /// stopped with an error; 0 clears it.
+    public func setDeadline(_ nanoseconds: UInt64, message: String) {
+        tide_vm_set_deadline(vm, nanoseconds, message)
+    }
+}
+
+/// The monotonic clock used by the shim, in nanoseconds.
+public func luaMonotonicNow() -> UInt64 { tide_now_ns() }
+
+final class HostBox {
+    unowned let host: LuaHost
+    var scratch: Scratch!
+    init(_ host: LuaHost) { self.host = host }
+}
+
+/// Bytes that stay valid until the next host call: strings returned to Lua.
+final class Scratch {
+    var buffer: UnsafeMutableRawPointer
+    var capacity: Int
+    var used = 0
+
+    init() {
+        capacity = 4096
+        buffer = .allocate(byteCount: capacity, alignment: 16)
+    }
+
+    deinit { buffer.deallocate() }
+
+    func reset() { used = 0 }
+
+    /// Copies `bytes` in; returns their address. Growing moves the buffer, so a call that returns
+    /// several strings reserves first (see ``LuaReturn/push(_:)-(String)``).
+    @discardableResult
+    func append(_ bytes: UnsafeRawBufferPointer) -> UnsafePointer<CChar> {
+        if used + bytes.count + 1 > capacity { grow(to: used + bytes.count + 1) }
+        let dest = buffer + used
+        if let base = bytes.baseAddress, bytes.count > 0 { dest.copyMemory(from: base, byteCount: bytes.count) }
+        used += bytes.count
+        return UnsafePointer(dest.assumingMemoryBound(to: CChar.self))
+    }
+
+    func grow(to needed: Int) {
+        var newCapacity = capacity
+        while newCapacity < needed { newCapacity *= 2 }
+        let newBuffer = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 16)
+        newBuffer.copyMemory(from: buffer, byteCount: used)
+        buffer.deallocate()
+        buffer = newBuffer
+        capacity = newCapacity
+    }
+}
+
+private func luaBridgeDispatch(
+    _ host: UnsafeMutableRawPointer?, _ L: OpaquePointer?, _ fn: Int32, _ resumed: Int32,
+    _ call: UnsafeMutablePointer<tide_call>?
+) -> Int32 {
+    let box = Unmanaged<HostBox>.fromOpaque(host!).takeUnretainedValue()
+    box.scratch.reset()
+    var out = LuaReturn(call: call!, scratch: box.scratch)
+    let action = box.host.call(fn, LuaFrame(L!, call: call!), resumed: resumed != 0, &out)
+    out.finalize()
+    return action.rawValue
+}

@@ -1,0 +1,76 @@
+// FlowState.swift: a Lua state with the prelude and one script loaded.
+import Foundation
+import LuaBridge
+import TideLua
+
+/// Limits of loading and running flows.
+public struct EngineLimits: Sendable {
+    /// Per-run memory unless the flow sets `memory` (SPEC §3.6: 256 MiB).
+    public var memory = 256 << 20
+    /// How long a script's top level may run when it is loaded (SPEC §4: 2 s).
+    public var loadTime: Double = 2
+    /// Bytes kept of each subprocess output stream.
+    public var captureLimit = 1 << 20
+    /// How long cleanup (compensations, on_failure) may take after a run timed out or was
+    /// cancelled, when the flow has no `timeout` of its own.
+    public var cleanupTime: Double = 300
+
+    /// The defaults of the specification.
+    public init() {}
+}
+
+extension Scheduler {
+    /// Loads the prelude and `script` (its top level runs once, within the load time limit) and
+    /// returns the script's flows.
+    func load(_ script: FlowScript, plugins: String?, limits: EngineLimits) throws(EngineError) -> [FlowDefinition] {
+        var length = 0
+        let prelude = tide_lua_prelude(&length)!
+        do {
+            try vm.run(bytes: prelude, count: length, chunkName: "=prelude")
+        } catch {
+            throw EngineError(.internal, "the prelude failed to load: \(error.message)")
+        }
+        if let plugins {
+            try? vm.call("__tide_setup", argument: #"{"plugins":\#(jsonString(plugins))}"#, results: 0)
+        }
+        let watchdog = Watchdog.shared
+        watchdog.register(vm.preemption)
+        defer { watchdog.unregister(vm.preemption) }
+        let limitText = limits.loadTime == limits.loadTime.rounded() ? "\(Int(limits.loadTime)) s" : "\(limits.loadTime) s"
+        vm.preemption.setDeadline(clock.now() &+ UInt64(limits.loadTime * 1e9), message: "\(script.path): loading took longer than \(limitText) (an endless loop at the top level?)")
+        defer { vm.preemption.setDeadline(0, message: "") }
+        do {
+            try vm.run(script.source, chunkName: "@" + script.path)
+        } catch {
+            throw EngineError(.load, error.code == .memory ? "\(script.path): not enough memory while loading (limit \(vm.memoryLimit >> 20) MiB)" : error.message)
+        }
+        let json: String
+        do {
+            try vm.call("__tide_describe", argument: script.baseName, results: 1)
+            json = vm.main.string(at: -1) ?? "[]"
+            vm.main.settop(0)
+        } catch {
+            throw EngineError(.load, error.message)
+        }
+        do {
+            return try JSONDecoder().decode([FlowDefinition].self, from: Data(json.utf8))
+        } catch {
+            throw EngineError(.internal, "could not read the flow definitions: \(error)")
+        }
+    }
+}
+
+/// Loads and validates scripts without running them (`tide check`).
+public enum FlowLoader {
+    /// The flows `script` defines, or the load error (`file:line: message`).
+    public static func definitions(of script: FlowScript, plugins: String? = nil, limits: EngineLimits = EngineLimits()) throws(EngineError) -> [FlowDefinition] {
+        let scheduler = try Scheduler(memoryLimit: limits.memory, clock: SystemClock(), observer: NullObserver())
+        return try scheduler.load(script, plugins: plugins, limits: limits)
+    }
+}
+
+/// A JSON string literal for `text`.
+func jsonString(_ text: String) -> String {
+    let data = try? JSONSerialization.data(withJSONObject: text, options: [.fragmentsAllowed, .withoutEscapingSlashes])
+    return data.flatMap { String(data: $0, encoding: .utf8) } ?? "\"\""
+}

@@ -1,0 +1,72 @@
+// RunExecutor.swift: runs a flow: Lua on a dedicated thread, subprocesses as child tasks.
+import Foundation
+import Synchronization
+
+/// Executes runs. Each run gets a thread for its Lua state (runs execute in parallel on all
+/// cores) and a task group that owns its subprocesses; cancelling the calling task cancels the run.
+public enum RunExecutor {
+    /// Runs `request` to its end and returns the outcome; never throws: failures are outcomes.
+    ///
+    /// With a ``ManualClock``, time is virtual: whenever no task is ready the clock jumps to the
+    /// next deadline (for tests of time logic).
+    public static func execute(
+        _ request: RunRequest, limits: EngineLimits = EngineLimits(), observer: RunObserver = NullObserver(),
+        clock: EngineClock = SystemClock()
+    ) async -> RunOutcome {
+        let mailbox = Mailbox()
+        let (jobs, continuation) = AsyncStream.makeStream(of: ProcessJob.self)
+        let launcher = AsyncLauncher(continuation)
+        let result = OutcomeBox()
+        let virtualTime = clock is ManualClock
+        await withTaskCancellationHandler {
+            await withDiscardingTaskGroup { group in
+                group.addTask {
+                    let outcome = await onThread {
+                        RunDriver(request: request, limits: limits, observer: observer, mailbox: mailbox, launcher: launcher,
+                                  clock: clock, virtualTime: virtualTime).run()
+                    }
+                    result.set(outcome)
+                    continuation.finish()
+                }
+                for await job in jobs {
+                    group.addTask { await perform(job, mailbox: mailbox, observer: observer) }
+                }
+            }
+        } onCancel: {
+            mailbox.post(.cancel(reason: "the run's caller was cancelled"))
+        }
+        return result.get()
+    }
+
+    /// Runs one subprocess until it exits or its token fires (then cancels it: the process group
+    /// gets SIGTERM, and SIGKILL after 2 s).
+    private static func perform(_ job: ProcessJob, mailbox: Mailbox, observer: RunObserver) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                let result = await ProcessRunner.run(job.request, observer: observer)
+                mailbox.post(.processFinished(id: job.id, result: result))
+                job.token.fire()
+            }
+            group.addTask { await job.token.wait() }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Runs `body` on a new thread with a large stack and returns its result.
+    private static func onThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            let thread = Thread { continuation.resume(returning: body()) }
+            thread.stackSize = 16 << 20
+            thread.name = "tide-run"
+            thread.start()
+        }
+    }
+}
+
+/// Carries the outcome out of the run's child task.
+private final class OutcomeBox: Sendable {
+    private let value = Mutex<RunOutcome?>(nil)
+    func set(_ outcome: RunOutcome) { value.withLock { $0 = outcome } }
+    func get() -> RunOutcome { value.withLock { $0! } }
+}

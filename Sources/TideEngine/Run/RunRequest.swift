@@ -1,0 +1,54 @@
+// RunRequest.swift: what to run, and how a run ended.
+
+/// A request to run one flow of a script.
+public struct RunRequest: Sendable {
+    public var script: FlowScript
+    /// The flow's name; nil picks the script's only flow.
+    public var flow: String?
+    /// JSON text of the payload (an object or array); nil for `{}`.
+    public var payload: String?
+    public var runID: String
+    /// `manual`, `schedule`, `catchup` or `event`.
+    public var trigger: String
+    /// ISO 8601 instant of a scheduled start.
+    public var scheduledAt: String?
+    /// JSON text of the triggering run's summary, for event triggers.
+    public var event: String?
+    /// The home's `plugins/` folder, put on the module path.
+    public var plugins: String?
+
+    /// Creates a request.
+    public init(script: FlowScript, flow: String? = nil, payload: String? = nil, runID: String, trigger: String = "manual",
+                scheduledAt: String? = nil, event: String? = nil, plugins: String? = nil) {
+        self.script = script
+        self.flow = flow
+        self.payload = payload
+        self.runID = runID
+        self.trigger = trigger
+        self.scheduledAt = scheduledAt
+        self.event = event
+        self.plugins = plugins
+    }
+}
+
+/// How a run ended (SPEC §6 `--json`).
+public struct RunOutcome: Sendable {
+    /// The terminal status of a run.
+    public enum Status: String, Sendable, Codable {
+        case succeeded, failed, cancelled
+    }
+
+    public var runID: String
+    public var flow: String
+    public var status: Status
+    /// JSON text of the result (succeeded runs).
+    public var result: String?
+    /// JSON text describing the error (failed and cancelled runs).
+    public var error: String?
+    /// JSON text of the errors raised by compensations and on_failure (a list), if any.
+    public var compensationErrors: String?
+    public var steps: [StepRecord]
+    /// Wall-clock seconds since the epoch.
+    public var startedAt: Double
+    public var finishedAt: Double
+}
