@@ -50,7 +50,7 @@ let package = Package(
         ),
         .testTarget(name: "LuaBridgeTests", dependencies: ["LuaBridge"]),
         .testTarget(name: "TideEngineTests", dependencies: ["TideEngine"]),
-        .testTarget(name: "TideCLITests", dependencies: []),
+        .testTarget(name: "TideCLITests", dependencies: [.target(name: "tide")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -72,6 +72,13 @@ final class RunDriver {
         loop(scheduler)
         var cleanupReason = "failed"
         var cleanupMessage: String?
+        // Runaway code where Lua cannot yield is stopped by an error from the hook; past the
+        // deadline, whatever failure that caused is the run's timeout.
+        if scheduler.deadlinePassed, case .returned(let values)? = scheduler.outcome, values.first != "succeeded" {
+            scheduler.markTimedOut()
+        } else if scheduler.deadlinePassed, case .failed? = scheduler.outcome {
+            scheduler.markTimedOut()
+        }
         switch scheduler.outcome {
         case .returned(let values) where values.first == "succeeded":
             outcome.status = .succeeded

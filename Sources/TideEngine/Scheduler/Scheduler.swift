@@ -283,6 +283,15 @@ final class Scheduler: LuaHost {
         guard topLevel >= 0 else { throw EngineError(.internal, "\(function) did not start a task") }
     }
 
+    /// Whether the phase's deadline has passed.
+    var deadlinePassed: Bool { runDeadline > 0 && clock.now() >= runDeadline }
+
+    /// Records that the phase ended by its deadline (the hook stopped code that could not yield).
+    func markTimedOut() {
+        timedOut = true
+        outcome = .cancelled
+    }
+
     /// Prepares for the next phase (cleanup).
     func resetPhase() {
         timedOut = false

@@ -37,14 +37,21 @@ local function typename(v, present)
   return type(v)
 end
 
--- Raises "bad argument #n to 'fname' (msg)" at the position of the API function's caller.
-local function argerror(n, fname, msg, level)
-  error(format("bad argument #%d to '%s' (%s)", n, fname, msg), (level or 2) + 1)
+-- Raises "bad argument #n to 'fname' (msg)" at the first caller outside the prelude, like
+-- luaL_argerror does for a C function: the user's file:line, however deep the check is.
+local function argerror(n, fname, msg)
+  local level = 2
+  while true do
+    local info = getinfo(level, "S")
+    if info == nil or info.source ~= "=prelude" then break end
+    level = level + 1
+  end
+  error(format("bad argument #%d to '%s' (%s)", n, fname, msg), level)
 end
 
 local function expect(v, want, n, fname, present)
   if type(v) ~= want then
-    argerror(n, fname, format("%s expected, got %s", want, typename(v, present ~= false)), 2)
+    argerror(n, fname, format("%s expected, got %s", want, typename(v, present ~= false)))
   end
 end
 
@@ -125,7 +132,7 @@ end
 local function duration_arg(v, n, fname, present)
   local d = parse_duration(v)
   if d == nil then
-    argerror(n, fname, "duration expected, got " .. describe_bad(v, present), 2)
+    argerror(n, fname, "duration expected, got " .. describe_bad(v, present))
   end
   return d
 end
@@ -133,7 +140,7 @@ end
 local function option_duration(v, n, fname, key)
   local d = parse_duration(v)
   if d == nil then
-    argerror(n, fname, format("option '%s': duration expected, got %s", key, describe_bad(v)), 2)
+    argerror(n, fname, format("option '%s': duration expected, got %s", key, describe_bad(v)))
   end
   return d
 end
@@ -165,11 +172,11 @@ end
 local function check_options(opts, allowed, n, fname)
   if opts == nil then return nil end
   if type(opts) ~= "table" then
-    argerror(n, fname, "options table expected, got " .. typename(opts, true), 2)
+    argerror(n, fname, "options table expected, got " .. typename(opts, true))
   end
   for k in pairs(opts) do
     if not allowed[k] then
-      argerror(n, fname, format("unknown option '%s'", tostring(k)), 2)
+      argerror(n, fname, format("unknown option '%s'", tostring(k)))
     end
   end
   return opts
@@ -178,7 +185,7 @@ end
 local function option_count(v, n, fname, key, min)
   if v == nil then return nil end
   if mtype(v) ~= "integer" and not (type(v) == "number" and v == floor(v)) or v < min then
-    argerror(n, fname, format("option '%s': integer >= %d expected, got %s", key, min, describe_bad(v)), 2)
+    argerror(n, fname, format("option '%s': integer >= %d expected, got %s", key, min, describe_bad(v)))
   end
   return floor(v)
 end
@@ -204,12 +211,12 @@ local function task_list(t, n, fname)
   for k, f in pairs(t) do
     count = count + 1
     if type(f) ~= "function" then
-      argerror(n, fname, format("task %s is not a function (got %s)", keyrepr(k), typename(f, true)), 3)
+      argerror(n, fname, format("task %s is not a function (got %s)", keyrepr(k), typename(f, true)))
     end
     if mtype(k) ~= "integer" then
       array = false
       if type(k) ~= "string" then
-        argerror(n, fname, format("task keys must be strings or integers (got a %s key)", type(k)), 3)
+        argerror(n, fname, format("task keys must be strings or integers (got a %s key)", type(k)))
       end
     elseif k < 1 or k > len then
       array = false
@@ -333,16 +340,16 @@ local function group_spec(kind, fname, n, opts, allowed, argn)
   opts = check_options(opts, allowed, argn, fname)
   if opts then
     if opts.name ~= nil and type(opts.name) ~= "string" then
-      argerror(argn, fname, "option 'name': string expected, got " .. typename(opts.name, true), 3)
+      argerror(argn, fname, "option 'name': string expected, got " .. typename(opts.name, true))
     end
     g.name = opts.name
     g.limit = option_count(opts.limit, argn, fname, "limit", 1)
     if opts.timeout ~= nil then g.timeout = option_duration(opts.timeout, argn, fname, "timeout") end
     if opts.settle and opts.tolerate ~= nil then
-      argerror(argn, fname, "options 'settle' and 'tolerate' cannot be combined", 3)
+      argerror(argn, fname, "options 'settle' and 'tolerate' cannot be combined")
     end
     if opts.settle ~= nil and type(opts.settle) ~= "boolean" then
-      argerror(argn, fname, "option 'settle': boolean expected, got " .. typename(opts.settle, true), 3)
+      argerror(argn, fname, "option 'settle': boolean expected, got " .. typename(opts.settle, true))
     end
     g.tolerate = option_count(opts.tolerate, argn, fname, "tolerate", 0)
     if opts.settle then g.mode = SETTLE elseif g.tolerate then g.mode = TOLERATE end
@@ -520,36 +527,36 @@ local function step_policy(opts)
     if r.delay ~= nil then p.delay = option_duration(r.delay, 3, "step", "retries.delay") end
     if r.backoff ~= nil then
       if not BACKOFFS[r.backoff] then
-        argerror(3, "step", format("option 'retries.backoff': exponential, linear or fixed expected, got %s", describe_bad(r.backoff)), 2)
+        argerror(3, "step", format("option 'retries.backoff': exponential, linear or fixed expected, got %s", describe_bad(r.backoff)))
       end
       p.backoff = r.backoff
     end
     if r.factor ~= nil then
       if type(r.factor) ~= "number" or r.factor <= 0 then
-        argerror(3, "step", "option 'retries.factor': positive number expected, got " .. describe_bad(r.factor), 2)
+        argerror(3, "step", "option 'retries.factor': positive number expected, got " .. describe_bad(r.factor))
       end
       p.factor = r.factor
     end
     if r.max_delay ~= nil then p.max_delay = option_duration(r.max_delay, 3, "step", "retries.max_delay") end
     if r.jitter ~= nil then
       if type(r.jitter) ~= "boolean" then
-        argerror(3, "step", "option 'retries.jitter': boolean expected, got " .. describe_bad(r.jitter), 2)
+        argerror(3, "step", "option 'retries.jitter': boolean expected, got " .. describe_bad(r.jitter))
       end
       p.jitter = r.jitter
     end
   elseif r ~= nil then
-    argerror(3, "step", "option 'retries': number or table expected, got " .. typename(r, true), 2)
+    argerror(3, "step", "option 'retries': number or table expected, got " .. typename(r, true))
   end
   if opts.retry_if ~= nil then
     if type(opts.retry_if) ~= "function" then
-      argerror(3, "step", "option 'retry_if': function expected, got " .. typename(opts.retry_if, true), 2)
+      argerror(3, "step", "option 'retry_if': function expected, got " .. typename(opts.retry_if, true))
     end
     p.retry_if = opts.retry_if
   end
   if opts.timeout ~= nil then p.timeout = option_duration(opts.timeout, 3, "step", "timeout") end
   if opts.compensate ~= nil then
     if type(opts.compensate) ~= "function" then
-      argerror(3, "step", "option 'compensate': function expected, got " .. typename(opts.compensate, true), 2)
+      argerror(3, "step", "option 'compensate': function expected, got " .. typename(opts.compensate, true))
     end
     p.compensate = opts.compensate
   end
@@ -626,21 +633,21 @@ local function run_process(fname, argv, shown, opts)
   local cwd, stdin, env, limit, check = nil, nil, nil, nil, true
   if opts then
     if opts.cwd ~= nil and type(opts.cwd) ~= "string" then
-      argerror(2, fname, "option 'cwd': string expected, got " .. typename(opts.cwd, true), 3)
+      argerror(2, fname, "option 'cwd': string expected, got " .. typename(opts.cwd, true))
     end
     cwd = opts.cwd
     if opts.stdin ~= nil and type(opts.stdin) ~= "string" then
-      argerror(2, fname, "option 'stdin': string expected, got " .. typename(opts.stdin, true), 3)
+      argerror(2, fname, "option 'stdin': string expected, got " .. typename(opts.stdin, true))
     end
     stdin = opts.stdin
     if opts.env ~= nil then
       if type(opts.env) ~= "table" then
-        argerror(2, fname, "option 'env': table expected, got " .. typename(opts.env, true), 3)
+        argerror(2, fname, "option 'env': table expected, got " .. typename(opts.env, true))
       end
       local parts = {}
       for k, v in pairs(opts.env) do
         if type(k) ~= "string" or (type(v) ~= "string" and type(v) ~= "number") or sfind(k, "[=%z]") then
-          argerror(2, fname, format("option 'env': entry %s must map a name to a string", keyrepr(k)), 3)
+          argerror(2, fname, format("option 'env': entry %s must map a name to a string", keyrepr(k)))
         end
         parts[#parts + 1] = k .. "=" .. tostring(v)
       end

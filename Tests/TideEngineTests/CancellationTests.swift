@@ -1,0 +1,127 @@
+// CancellationTests.swift: SPEC §3.1, cancelled work really stops.
+import Foundation
+import Testing
+import TideEngine
+
+/// Whether a process whose command line contains `marker` is alive.
+func processAlive(_ marker: String) -> Bool {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    for pid in entries where pid.allSatisfy(\.isNumber) {
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { continue }
+        let cmdline = String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+        if cmdline.contains(marker), !cmdline.contains("pgrep") {
+            // a zombie has finished: only running processes count
+            if let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+               let close = stat.lastIndex(of: ")"),
+               stat[stat.index(close, offsetBy: 2)] == "Z" { continue }
+            return true
+        }
+    }
+    return false
+}
+
+/// Polls until `condition` holds or `seconds` pass; returns the time it took, or nil.
+func waitUntil(seconds: Double, _ condition: () -> Bool) -> Double? {
+    let start = Date()
+    while Date().timeIntervalSince(start) < seconds {
+        if condition() { return Date().timeIntervalSince(start) }
+        usleep(10_000)
+    }
+    return condition() ? Date().timeIntervalSince(start) : nil
+}
+
+@Suite("cancellation")
+struct CancellationTests {
+    @Test("a race loser's `sleep 30` subprocess is gone within a second")
+    func raceLoserSubprocessKilled() async {
+        let marker = "30.\(Int.random(in: 100_000...999_999))"
+        let o = await runFlow(script("""
+            return race({ fast = function() sleep("200ms") return "fast" end, slow = function() sh("sleep \(marker)") return "slow" end })
+            """))
+        #expect(o.value == "fast")
+        let gone = waitUntil(seconds: 1) { !processAlive("sleep \(marker)") }
+        #expect(gone != nil, "sleep \(marker) still running a second after its task lost")
+    }
+
+    @Test("the whole process group is terminated, grandchildren included")
+    func processGroupKilled() async {
+        let marker = "31.\(Int.random(in: 100_000...999_999))"
+        let o = await runFlow(script("""
+            local ok, e = pcall(timeout, "300ms", function() sh("sleep \(marker) & sleep \(marker); wait") end)
+            return e.code
+            """))
+        #expect(o.value == "timeout")
+        #expect(waitUntil(seconds: 1) { !processAlive("sleep \(marker)") } != nil)
+    }
+
+    @Test("a cancelled task's children are cancelled recursively and its timers removed")
+    func recursive() async {
+        let o = await runFlow(script("""
+            local closed = {}
+            local function guard(name) return setmetatable({}, {__close = function() closed[#closed + 1] = name end}) end
+            race({
+              winner = function() sleep(1) return "w" end,
+              loser = function()
+                local g <close> = guard("loser")
+                parallel(function() local g <close> = guard("child1") sleep(10) end,
+                         function() local g <close> = guard("child2") sleep(10) end)
+              end })
+            sleep(20) -- the losers' timers must not fire into anything
+            table.sort(closed)
+            return closed
+            """), virtualTime: true)
+        #expect(o.value == ["child1", "child2", "loser"])
+    }
+
+    @Test("a run timeout cancels everything and fails the run with a timeout error")
+    func runTimeout() async {
+        let o = await runFlow(script("parallel(function() sleep(100) end, function() sleep(200) end)", options: #"timeout = "5s","#),
+                              virtualTime: true)
+        #expect(o.status == .failed && o.errorCode == "timeout")
+        #expect(o.errorMessage == "run timed out after 5s")
+    }
+
+    @Test("cancelling the caller cancels the run: status cancelled, subprocess gone")
+    func callerCancelled() async {
+        let marker = "32.\(Int.random(in: 100_000...999_999))"
+        let task = Task { await runFlow(script(#"sh("sleep \#(marker)")"#)) }
+        _ = waitUntil(seconds: 5) { processAlive("sleep \(marker)") }
+        task.cancel()
+        let o = await task.value
+        #expect(o.status == .cancelled && o.errorCode == "cancelled")
+        #expect(waitUntil(seconds: 1) { !processAlive("sleep \(marker)") } != nil)
+    }
+}
+
+@Suite("preemption")
+struct PreemptionTests {
+    @Test("a busy task is preempted: a sibling's 50 ms sleep is not delayed past 100 ms by a 300 ms loop")
+    func busyLoopDoesNotStarveSleepers() async {
+        let o = await runFlow(script("""
+            local _, late = parallel(
+              function() local t = now() while now() - t < 0.3 do end end,
+              function() local t = now() sleep("50ms") return now() - t end)
+            return late
+            """))
+        let late = number(o.value)
+        #expect(late.map { $0 < 0.1 } == true, "the sleeper woke after \(String(describing: late)) s")
+    }
+
+    @Test("an infinite loop is ended by the flow's timeout")
+    func infiniteLoopTimeout() async {
+        let o = await runFlow(script("while true do end", options: #"timeout = "300ms","#))
+        #expect(o.status == .failed && o.errorCode == "timeout")
+    }
+
+    @Test("an infinite loop where Lua cannot yield (a table.sort comparator) is ended too")
+    func infiniteLoopInComparator() async {
+        let o = await runFlow(script("table.sort({3, 2, 1}, function(a, b) while true do end end)", options: #"timeout = "300ms","#))
+        #expect(o.status == .failed && o.errorCode == "timeout")
+    }
+
+    @Test("an infinite loop inside a user coroutine is ended too")
+    func infiniteLoopInCoroutine() async {
+        let o = await runFlow(script("coroutine.wrap(function() while true do end end)()", options: #"timeout = "300ms","#))
+        #expect(o.status == .failed && o.errorCode == "timeout")
+    }
+}
