@@ -23,7 +23,16 @@ enum ProcessRunner {
         options.processGroupID = 0
         options.teardownSequence = [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: .seconds(2))]
         let command = request.arguments[0]
-        let executable: Executable = command.contains("/") ? .path(FilePath(command)) : .name(command)
+        let executable: Executable
+        if command.contains("/") {
+            executable = .path(FilePath(command))
+        } else {
+            let searchPath = request.environment["PATH"] ?? ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+            guard let found = ExecutableResolver.shared.resolve(command, path: searchPath) else {
+                return ProcessResult(status: 127, standardOutput: [], standardError: [], duration: 0, failure: "command not found: \(command)")
+            }
+            executable = .path(FilePath(found))
+        }
         var overrides: [Environment.Key: String?] = [:]
         for (key, value) in request.environment {
             if let key = Environment.Key(rawValue: key) { overrides[key] = value }
@@ -115,20 +124,23 @@ enum ProcessRunner {
                 captured.total += bytes.count
                 let room = request.captureLimit - captured.bytes.count
                 if room > 0 { captured.bytes.append(contentsOf: bytes.prefix(room)) }
-                guard logged <= loggedLinesLimit else { return }
-                var start = bytes.startIndex
-                while let nl = bytes[start...].firstIndex(of: 10) {
+                guard logged <= loggedLinesLimit, let base = bytes.baseAddress else { return }
+                var start = 0
+                while start < bytes.count, let hit = memchr(base + start, 10, bytes.count - start) {
+                    let nl = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
                     if pending.isEmpty {
                         emit(ArraySlice(bytes[start..<nl]))
                     } else {
-                        pending.append(contentsOf: bytes[start..<nl])
+                        pending.append(contentsOf: bytes[start..<min(nl, start + loggedLineLength)])
                         emit(pending[...])
                         pending.removeAll(keepingCapacity: true)
                     }
                     start = nl + 1
                     if logged > loggedLinesLimit { return }
                 }
-                if pending.count < loggedLineLength { pending.append(contentsOf: bytes[start...].prefix(loggedLineLength)) }
+                if pending.count < loggedLineLength, start < bytes.count {
+                    pending.append(contentsOf: bytes[start..<min(bytes.count, start + loggedLineLength - pending.count)])
+                }
             }
         }
         if !pending.isEmpty { emit(pending[...]) }

@@ -135,7 +135,7 @@ extension Scheduler {
         if resumed {
             tasks[Int(slot)].wait = .none
             groups[Int(gid)].ownerWaiting = false
-            timerTokens[slot] = nil
+            tasks[Int(slot)].timerToken = 0
         }
         if let member = groups[Int(gid)].completed.popFirst() {
             deliver(member, of: gid, &out)
@@ -286,8 +286,7 @@ extension Scheduler {
     private func exec(_ frame: LuaFrame, _ slot: Int32, resumed: Bool, _ out: inout LuaReturn) -> LuaAction {
         if resumed {
             tasks[Int(slot)].wait = .none
-            guard let result = tasks[Int(slot)].ioResult else { return failure(&out, "the subprocess vanished") }
-            tasks[Int(slot)].ioResult = nil
+            guard let result = processResults.removeValue(forKey: slot) else { return failure(&out, "the subprocess vanished") }
             out.push(Int64(result.status))
             out.push(bytes: result.standardOutput)
             out.push(bytes: result.standardError)

@@ -33,7 +33,7 @@ final class Scheduler: LuaHost {
     var ready: Deque<(slot: Int32, generation: UInt32)> = []
     var timers: Heap<TimerEntry> = []
     var timerSequence: UInt64 = 0
-    var timerTokens: [Int32: UInt64] = [:]
+    var processResults: [Int32: ProcessResult] = [:]
     var releases: [Int32] = []
     /// The slot of the task being resumed, -1 between resumes.
     var current: Int32 = -1
@@ -79,7 +79,7 @@ final class Scheduler: LuaHost {
         let generation = tasks[Int(slot)].generation &+ 1
         tasks[Int(slot)] = TaskRecord()
         tasks[Int(slot)].generation = generation
-        timerTokens[slot] = nil
+        processResults[slot] = nil
         freeTasks.append(slot)
     }
 
@@ -107,13 +107,13 @@ final class Scheduler: LuaHost {
     func makeReady(_ slot: Int32, _ wake: TaskWake) {
         tasks[Int(slot)].state = .ready
         tasks[Int(slot)].wake = wake
-        timerTokens[slot] = nil
+        tasks[Int(slot)].timerToken = 0
         ready.append((slot, tasks[Int(slot)].generation))
     }
 
     func armTimer(_ slot: Int32, at deadline: UInt64) {
         timerSequence += 1
-        timerTokens[slot] = timerSequence
+        tasks[Int(slot)].timerToken = timerSequence
         timers.insert(TimerEntry(deadline: deadline, sequence: timerSequence, slot: slot, generation: tasks[Int(slot)].generation, kind: .task))
     }
 
@@ -144,7 +144,7 @@ final class Scheduler: LuaHost {
         case .runDeadline:
             return entry.sequence == runDeadlineToken
         case .task:
-            return timerTokens[entry.slot] == entry.sequence && tasks[Int(entry.slot)].generation == entry.generation
+            return tasks[Int(entry.slot)].timerToken == entry.sequence && tasks[Int(entry.slot)].generation == entry.generation
         }
     }
 
@@ -315,7 +315,7 @@ final class Scheduler: LuaHost {
         guard tasks[Int(slot)].generation == owner.generation, tasks[Int(slot)].state == .waiting,
             tasks[Int(slot)].io == id
         else { return }
-        tasks[Int(slot)].ioResult = result
+        processResults[slot] = result
         tasks[Int(slot)].io = 0
         makeReady(slot, .io)
     }

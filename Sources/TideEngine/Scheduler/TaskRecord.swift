@@ -36,8 +36,8 @@ struct TaskRecord {
     var state: TaskState = .free
     var wait: TaskWait = .none
     var wake: TaskWake = .none
-    /// Bumped to invalidate pending timer entries.
-    var timerGeneration: UInt32 = 0
+    /// The sequence number of the task's live timer entry (0: none); older entries are stale.
+    var timerToken: UInt64 = 0
     /// Values pushed on the stack for the first resume.
     var initialArguments: Int32 = 0
     /// The group this task is a member of (-1 for top-level tasks).
@@ -52,9 +52,8 @@ struct TaskRecord {
     var baseNode: Int32 = 0
     /// Groups this task opened and has not closed, innermost last.
     var ownedGroups: [Int32] = []
-    /// The pending subprocess, if any.
+    /// The pending subprocess, if any (its result waits in `Scheduler.processResults`).
     var io: Int = 0
-    var ioResult: ProcessResult?
 
     /// The id stored in the coroutine's extra space: generation and slot, never 0.
     static func id(slot: Int32, generation: UInt32) -> Int64 {
