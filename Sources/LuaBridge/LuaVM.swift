@@ -36,6 +36,8 @@ public final class LuaVM {
     let scratch: Scratch
 
     /// Creates a state with the standard libraries, refusing to grow past `memoryLimit` bytes.
+    ///
+    /// The VM does not retain `host` (the host usually owns the VM): the host must outlive it.
     public init(memoryLimit: Int, host: LuaHost) throws(LuaError) {
         let box = HostBox(host)
         let scratch = Scratch()
