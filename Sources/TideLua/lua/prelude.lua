@@ -240,7 +240,6 @@ local function run_group(g)
   local mode, limit, tolerate = g.mode, g.limit or n, g.tolerate or 0
   local gid = H.group_open(g.kind, g.name, n, false)
   local deadline = g.timeout and (H.clock() + g.timeout)
-  local report = fn ~= nil or n > 32
   local every = n > 200 and floor(n / 100) or 1
   local started, running, finished, failed = 0, 0, 0, 0
   local results, errors = {}, nil
@@ -317,7 +316,7 @@ local function run_group(g)
         end
       end
     end
-    if report and (finished % every == 0 or finished == n) then H.progress(gid, finished, n) end
+    if finished % every == 0 or finished == n then H.progress(gid, finished, n) end
     while started < n and running < limit do start_next() end
   end
   if mode == ANY then
