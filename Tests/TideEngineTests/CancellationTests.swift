@@ -97,14 +97,22 @@ struct CancellationTests {
 struct PreemptionTests {
     @Test("a busy task is preempted: a sibling's 50 ms sleep is not delayed past 100 ms by a 300 ms loop")
     func busyLoopDoesNotStarveSleepers() async {
-        let o = await runFlow(script("""
-            local _, late = parallel(
-              function() local t = now() while now() - t < 0.3 do end end,
-              function() local t = now() sleep("50ms") return now() - t end)
-            return late
-            """))
-        let late = number(o.value)
-        #expect(late.map { $0 < 0.1 } == true, "the sleeper woke after \(String(describing: late)) s")
+        // Without preemption the sleeper would wake only after the loop (300 ms). On every run it
+        // must wake while the loop still runs; its lateness is judged on the best of three runs,
+        // so a test machine busy with other tests cannot fail it by descheduling the process.
+        var best = Double.infinity
+        for _ in 0..<3 {
+            let o = await runFlow(script("""
+                local looping = true
+                local _, woke = parallel(
+                  function() local t = now() while now() - t < 0.3 do end looping = false end,
+                  function() local t = now() sleep("50ms") return { late = now() - t, during = looping } end)
+                return woke
+                """))
+            #expect(o.value?["during"] == true, "the sleeper only woke after the busy loop: \(o.result ?? o.error ?? "")")
+            best = min(best, number(o.value?["late"]) ?? .infinity)
+        }
+        #expect(best < 0.1, "the sleeper woke after \(best) s at best")
     }
 
     @Test("an infinite loop is ended by the flow's timeout")
