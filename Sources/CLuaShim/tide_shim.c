@@ -462,17 +462,22 @@ static int tide_dostring_p(lua_State *L) {
     return lua_gettop(L);
 }
 
-int tide_vm_dostring(tide_vm *vm, const char *src, size_t len, const char *chunkname, int nresults) {
-    struct tide_do_args a = { src, len, chunkname, nresults };
+/* Runs C function f(args) in protected mode on the main thread, visible to the watchdog. */
+static int tide_protected(tide_vm *vm, lua_CFunction f, void *args, int nresults) {
     lua_State *prev;
     uint64_t since;
     lua_settop(vm->L, 0);
-    lua_pushcfunction(vm->L, tide_dostring_p);
-    lua_pushlightuserdata(vm->L, &a);
+    lua_pushcfunction(vm->L, f);
+    lua_pushlightuserdata(vm->L, args);
     tide_enter(vm, vm->L, &prev, &since, 0);
     int status = lua_pcall(vm->L, 1, nresults, 0);
     tide_leave(vm, vm->L, prev, since, 0);
     return status;
+}
+
+int tide_vm_dostring(tide_vm *vm, const char *src, size_t len, const char *chunkname, int nresults) {
+    struct tide_do_args a = { src, len, chunkname, nresults };
+    return tide_protected(vm, tide_dostring_p, &a, nresults);
 }
 
 struct tide_call_args { const char *global; const char *arg; size_t arglen; int nresults; };
@@ -495,15 +500,7 @@ static int tide_call_p(lua_State *L) {
 
 int tide_vm_call(tide_vm *vm, const char *global, const char *arg, size_t arglen, int nresults) {
     struct tide_call_args a = { global, arg, arglen, nresults };
-    lua_State *prev;
-    uint64_t since;
-    lua_settop(vm->L, 0);
-    lua_pushcfunction(vm->L, tide_call_p);
-    lua_pushlightuserdata(vm->L, &a);
-    tide_enter(vm, vm->L, &prev, &since, 0);
-    int status = lua_pcall(vm->L, 1, nresults, 0);
-    tide_leave(vm, vm->L, prev, since, 0);
-    return status;
+    return tide_protected(vm, tide_call_p, &a, nresults);
 }
 
 struct tide_release_args { const int *refs; int n; };
