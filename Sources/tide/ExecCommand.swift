@@ -49,7 +49,7 @@ struct ExecCommand: AsyncParsableCommand {
             view.note("cancelling (Ctrl-C again to quit now)")
         }
         let outcome = await interrupts.cancellingOnInterrupt {
-            await RunExecutor.execute(request, observer: view)
+            await RunExecutor.execute(request, observer: view, cancellationReason: "interrupted (Ctrl-C)")
         }
         view.finish()
         if json {
@@ -69,8 +69,9 @@ struct ExecCommand: AsyncParsableCommand {
             print("result: \(pretty(report.result ?? .null))")
         case .failed, .cancelled:
             let message = report.error?["message"]?.string ?? "unknown error"
-            print("✗ \(outcome.flow) \(outcome.status.rawValue) after \(took): \(message)")
-            if let error = report.error, case .object(let fields) = error, fields.keys.contains(where: { $0 != "message" }) {
+            let code = report.error?["code"]?.string.flatMap { $0 == message ? nil : " [\($0)]" } ?? ""
+            print("✗ \(outcome.flow) \(outcome.status.rawValue) after \(took): \(message)\(code)")
+            if let error = report.error, case .object(let fields) = error, fields.keys.contains(where: { $0 != "message" && $0 != "code" }) {
                 print("error: \(pretty(error))")
             }
             if case .array(let errors)? = report.compensationErrors {

@@ -8,10 +8,11 @@ public enum RunExecutor {
     /// Runs `request` to its end and returns the outcome; never throws: failures are outcomes.
     ///
     /// With a ``ManualClock``, time is virtual: whenever no task is ready the clock jumps to the
-    /// next deadline (for tests of time logic).
+    /// next deadline (for tests of time logic). When the calling task is cancelled, the run is
+    /// cancelled with `cancellationReason` in its error message.
     public static func execute(
         _ request: RunRequest, limits: EngineLimits = EngineLimits(), observer: RunObserver = NullObserver(),
-        clock: EngineClock = SystemClock()
+        clock: EngineClock = SystemClock(), cancellationReason: String = "its caller was cancelled"
     ) async -> RunOutcome {
         let mailbox = Mailbox()
         let (jobs, continuation) = AsyncStream.makeStream(of: ProcessJob.self)
@@ -33,7 +34,7 @@ public enum RunExecutor {
                 }
             }
         } onCancel: {
-            mailbox.post(.cancel(reason: "the run's caller was cancelled"))
+            mailbox.post(.cancel(reason: cancellationReason))
         }
         return result.get()
     }
