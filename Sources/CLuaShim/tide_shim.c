@@ -23,6 +23,7 @@ struct tide_vm {
     volatile uint64_t deadline; /* past it, the hook raises where it cannot yield (0 = none) */
     char deadline_message[160];
     volatile int preempted;   /* the last yield came from the hook */
+    volatile int cancelled;   /* the run is cancelled: the hook raises where it cannot yield */
 };
 
 uint64_t tide_now_ns(void) {
@@ -117,6 +118,19 @@ static void tide_unref_all(lua_State *L, tide_call *c) {
     c->nunref = 0;
 }
 
+/* Pushes "file:line: " of the first Lua frame outside the prelude (the user's call), or "". */
+static void tide_where(lua_State *L) {
+    lua_Debug ar;
+    for (int level = 1; lua_getstack(L, level, &ar); level++) {
+        lua_getinfo(L, "Sl", &ar);
+        if (ar.currentline > 0 && strcmp(ar.source, "=prelude") != 0) {
+            lua_pushfstring(L, "%s:%d: ", ar.short_src, ar.currentline);
+            return;
+        }
+    }
+    lua_pushliteral(L, "");
+}
+
 /* References are released only after values were moved off the threads they anchor. */
 static int tide_finish(lua_State *L, tide_vm *vm, int fn, int action, tide_call *c) {
     int n;
@@ -142,7 +156,7 @@ static int tide_finish(lua_State *L, tide_vm *vm, int fn, int action, tide_call 
     case TIDE_ERROR:
     default:
         tide_unref_all(L, c);
-        luaL_where(L, 1);
+        tide_where(L);
         lua_pushlstring(L, c->err ? c->err : "error", c->errlen);
         lua_concat(L, 2);
         return lua_error(L);
@@ -201,8 +215,12 @@ static void tide_hook(lua_State *L, lua_Debug *ar) {
         return;
     }
     uint64_t deadline = vm->deadline;
-    if (deadline != 0 && tide_now_ns() >= deadline) {
+    if (vm->cancelled && !closing) {
         lua_sethook(L, tide_hook, LUA_MASKCOUNT, 1000);  /* keep raising until it can be stopped */
+        luaL_error(L, "run cancelled");
+    }
+    if (deadline != 0 && tide_now_ns() >= deadline) {
+        lua_sethook(L, tide_hook, LUA_MASKCOUNT, 1000);
         luaL_error(L, "%s", closing ? "a <close> handler ran past its deadline" : vm->deadline_message);
     }
     /* cannot yield here (a C boundary or a user coroutine): the watchdog arms it again */
@@ -212,7 +230,7 @@ int tide_vm_preempt(tide_vm *vm, uint64_t now_ns, uint64_t slice_ns) {
     int armed = 0;
     pthread_mutex_lock(&vm->lock);
     if (vm->running != NULL && vm->armed != vm->running && vm->running_since != 0 &&
-        now_ns - vm->running_since >= slice_ns) {
+        (now_ns - vm->running_since >= slice_ns || vm->cancelled)) {
         lua_sethook(vm->running, tide_hook, LUA_MASKCOUNT, 1);
         vm->armed = vm->running;
         armed = 1;
@@ -225,6 +243,8 @@ void tide_vm_set_deadline(tide_vm *vm, uint64_t deadline_ns, const char *message
     snprintf(vm->deadline_message, sizeof vm->deadline_message, "%s", message ? message : "timed out");
     vm->deadline = deadline_ns;
 }
+
+void tide_vm_set_cancelled(tide_vm *vm, int cancelled) { vm->cancelled = cancelled; }
 
 int tide_vm_take_preempted(tide_vm *vm) {
     int p = vm->preempted;
@@ -444,13 +464,6 @@ static int tide_register_any(tide_vm *vm, const char *name, int fn, int spawn) {
 int tide_vm_register(tide_vm *vm, const char *name, int fn) { return tide_register_any(vm, name, fn, 0); }
 int tide_vm_register_spawn(tide_vm *vm, const char *name, int fn) { return tide_register_any(vm, name, fn, 1); }
 
-static int tide_traceback(lua_State *L) {
-    const char *msg = lua_tostring(L, 1);
-    if (msg != NULL)
-        luaL_traceback(L, L, msg, 1);
-    return 1;  /* non-string error values pass through unchanged */
-}
-
 struct tide_do_args { const char *src; size_t len; const char *chunkname; int nresults; };
 
 static int tide_dostring_p(lua_State *L) {
@@ -485,16 +498,13 @@ struct tide_call_args { const char *global; const char *arg; size_t arglen; int 
 static int tide_call_p(lua_State *L) {
     struct tide_call_args *a = (struct tide_call_args *)lua_touserdata(L, 1);
     lua_settop(L, 0);
-    lua_pushcfunction(L, tide_traceback);
     lua_getglobal(L, a->global);
     int nargs = 0;
     if (a->arg != NULL) {
         lua_pushlstring(L, a->arg, a->arglen);
         nargs = 1;
     }
-    if (lua_pcall(L, nargs, a->nresults, 1) != LUA_OK)
-        return lua_error(L);
-    lua_remove(L, 1);
+    lua_call(L, nargs, a->nresults);
     return lua_gettop(L);
 }
 

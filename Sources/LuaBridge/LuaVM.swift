@@ -183,6 +183,12 @@ public struct LuaPreemption: @unchecked Sendable, Hashable {
     public func setDeadline(_ nanoseconds: UInt64, message: String) {
         tide_vm_set_deadline(vm, nanoseconds, message)
     }
+
+    /// Marks the VM's run cancelled (or not): code that cannot yield is then stopped with an error
+    /// at the next hook, so a cancel request reaches even a loop in a `table.sort` comparator.
+    public func setCancelled(_ cancelled: Bool) {
+        tide_vm_set_cancelled(vm, cancelled ? 1 : 0)
+    }
 }
 
 /// The monotonic clock used by the shim, in nanoseconds.

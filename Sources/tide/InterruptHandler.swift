@@ -1,8 +1,14 @@
 // InterruptHandler.swift: Ctrl-C cancels the work once; a second Ctrl-C exits at once.
 import Foundation
+import Synchronization
+import TideEngine
 
 /// Turns the first SIGINT/SIGTERM into cancellation of one piece of async work (which still
 /// returns its result, e.g. a cancelled run); the next one exits with status 130.
+///
+/// The signals are blocked in every thread (``blockTerminationSignals()`` runs first thing in
+/// `main`), so they stay pending until Dispatch's signal sources collect them: no thread can
+/// receive and drop one.
 struct InterruptHandler: Sendable {
     let onFirst: @Sendable () -> Void
 
@@ -10,55 +16,98 @@ struct InterruptHandler: Sendable {
         self.onFirst = onFirst
     }
 
+    /// Blocks SIGINT and SIGTERM in the calling thread and every thread created after it.
+    static func blockTerminationSignals() {
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+    }
+
     private enum Event<T: Sendable>: Sendable {
         case value(T)
         case interrupted
-        case stopped
     }
 
     func cancellingOnInterrupt<T: Sendable>(_ work: @escaping @Sendable () async -> T) async -> T {
-        let signals = AsyncStream<Int32> { continuation in
-            let sources = [SIGINT, SIGTERM].map { number -> DispatchSourceSignal in
-                signal(number, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-                source.setEventHandler { continuation.yield(number) }
-                source.resume()
-                return source
+        let interrupted = InterruptFlag()
+        let sources = [SIGINT, SIGTERM].map { number -> DispatchSourceSignal in
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { [onFirst] in
+                if interrupted.fire() {
+                    onFirst()
+                } else {
+                    LiveProcesses.killAll()  // no orphans: each command leads its own group
+                    _exit(130)
+                }
             }
-            let owned = SignalSources(sources)
-            continuation.onTermination = { _ in owned.cancel() }
+            source.resume()
+            return source
         }
+        defer { sources.forEach { $0.cancel() } }
         return await withTaskGroup(of: Event<T>.self) { group in
             group.addTask { .value(await work()) }
             group.addTask {
-                for await _ in signals { return .interrupted }
-                return .stopped
+                await interrupted.wait()
+                return .interrupted
             }
             var result: T?
             for await event in group {
                 switch event {
                 case .value(let value):
                     result = value
-                    group.cancelAll()
+                    interrupted.release()  // the waiter returns: the group can finish
                 case .interrupted:
-                    onFirst()
-                    signal(SIGINT) { _ in _exit(130) }
-                    signal(SIGTERM) { _ in _exit(130) }
-                    group.cancelAll()
-                case .stopped:
-                    break
+                    group.cancelAll()  // the work observes cancellation and returns its outcome
                 }
             }
-            signal(SIGINT, SIG_DFL)
-            signal(SIGTERM, SIG_DFL)
             return result!
         }
     }
 }
 
-/// Keeps the signal sources alive until the stream ends (Dispatch sources are thread-safe).
-private final class SignalSources: @unchecked Sendable {
-    let sources: [DispatchSourceSignal]
-    init(_ sources: [DispatchSourceSignal]) { self.sources = sources }
-    func cancel() { sources.forEach { $0.cancel() } }
+/// Counts interrupts; an async waiter returns at the first one (or when released).
+private final class InterruptFlag: Sendable {
+    private struct State {
+        var count = 0
+        var released = false
+        var waiter: CheckedContinuation<Void, Never>?
+    }
+
+    private let state = Mutex(State())
+
+    /// Records an interrupt; true for the first.
+    func fire() -> Bool {
+        let (first, waiter) = state.withLock { s -> (Bool, CheckedContinuation<Void, Never>?) in
+            s.count += 1
+            let w = s.waiter
+            s.waiter = nil
+            return (s.count == 1, w)
+        }
+        waiter?.resume()
+        return first
+    }
+
+    /// Lets the waiter return without an interrupt.
+    func release() {
+        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            s.released = true
+            let w = s.waiter
+            s.waiter = nil
+            return w
+        }
+        waiter?.resume()
+    }
+
+    func wait() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let ready = state.withLock { s -> Bool in
+                if s.count > 0 || s.released { return true }
+                s.waiter = continuation
+                return false
+            }
+            if ready { continuation.resume() }
+        }
+    }
 }

@@ -16,6 +16,7 @@ struct Tide: AsyncParsableCommand {
 
     /// Parses, runs, and maps every error to SPEC §6's exit codes: 2 for usage errors.
     static func main() async {
+        InterruptHandler.blockTerminationSignals()
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {

@@ -74,8 +74,8 @@ enum TideProcess {
         defer { try? fm.removeItem(at: capture) }
         let outURL = capture.appending(path: "stdout")
         let errURL = capture.appending(path: "stderr")
-        fm.createFile(atPath: outURL.path, contents: nil)
-        fm.createFile(atPath: errURL.path, contents: nil)
+        _ = fm.createFile(atPath: outURL.path, contents: nil)
+        _ = fm.createFile(atPath: errURL.path, contents: nil)
         let outHandle = try FileHandle(forWritingTo: outURL)
         defer { try? outHandle.close() }
         let errHandle = try FileHandle(forWritingTo: errURL)

@@ -20,12 +20,13 @@ func processAlive(_ marker: String) -> Bool {
     return false
 }
 
-/// Polls until `condition` holds or `seconds` pass; returns the time it took, or nil.
-func waitUntil(seconds: Double, _ condition: () -> Bool) -> Double? {
+/// Polls until `condition` holds or `seconds` pass; returns the time it took, or nil. Sleeps
+/// asynchronously: blocking a cooperative thread would starve the runs being waited for.
+func waitUntil(seconds: Double, _ condition: () -> Bool) async -> Double? {
     let start = Date()
     while Date().timeIntervalSince(start) < seconds {
         if condition() { return Date().timeIntervalSince(start) }
-        usleep(10_000)
+        try? await Task.sleep(for: .milliseconds(10))
     }
     return condition() ? Date().timeIntervalSince(start) : nil
 }
@@ -39,7 +40,7 @@ struct CancellationTests {
             return race({ fast = function() sleep("200ms") return "fast" end, slow = function() sh("sleep \(marker)") return "slow" end })
             """))
         #expect(o.value == "fast")
-        let gone = waitUntil(seconds: 1) { !processAlive("sleep \(marker)") }
+        let gone = await waitUntil(seconds: 1) { !processAlive("sleep \(marker)") }
         #expect(gone != nil, "sleep \(marker) still running a second after its task lost")
     }
 
@@ -51,7 +52,7 @@ struct CancellationTests {
             return e.code
             """))
         #expect(o.value == "timeout")
-        #expect(waitUntil(seconds: 1) { !processAlive("sleep \(marker)") } != nil)
+        #expect(await waitUntil(seconds: 1) { !processAlive("sleep \(marker)") } != nil)
     }
 
     @Test("a cancelled task's children are cancelled recursively and its timers removed")
@@ -85,11 +86,46 @@ struct CancellationTests {
     func callerCancelled() async {
         let marker = "32.\(Int.random(in: 100_000...999_999))"
         let task = Task { await runFlow(script(#"sh("sleep \#(marker)")"#)) }
-        _ = waitUntil(seconds: 5) { processAlive("sleep \(marker)") }
+        #expect(await waitUntil(seconds: 5) { processAlive("sleep \(marker)") } != nil, "the command never started")
         task.cancel()
         let o = await task.value
         #expect(o.status == .cancelled && o.errorCode == "cancelled")
-        #expect(waitUntil(seconds: 1) { !processAlive("sleep \(marker)") } != nil)
+        #expect(await waitUntil(seconds: 1) { !processAlive("sleep \(marker)") } != nil)
+    }
+}
+
+extension CancellationTests {
+    @Test("after a cancellation, compensations still run their commands")
+    func compensationRunsCommandsAfterCancel() async {
+        let marker = "33.\(Int.random(in: 100_000...999_999))"
+        let events = EventLog()
+        let task = Task {
+            await runFlow(script("""
+                step("reserve", function() end, { compensate = function() log("undo: " .. sh("echo released").stdout) end })
+                sh("sleep \(marker)")
+                """), observer: events)
+        }
+        #expect(await waitUntil(seconds: 5) { processAlive("sleep \(marker)") } != nil, "the command never started")
+        task.cancel()
+        let o = await task.value
+        #expect(o.status == .cancelled)
+        #expect(events.logLines.contains("undo: released\n"))
+        #expect(o.steps.first { $0.name == "compensate reserve" }?.status == .succeeded)
+    }
+
+    @Test("a cancel request stops a loop where Lua cannot yield, even without a timeout")
+    func cancelStopsStuckLoop() async {
+        let events = EventLog()
+        let task = Task {
+            await runFlow(script("""
+                log("looping")
+                table.sort({ 3, 2, 1 }, function(a, b) while true do end end)
+                """), observer: events)
+        }
+        #expect(await waitUntil(seconds: 5) { events.logLines.contains("looping") } != nil)
+        task.cancel()
+        let o = await task.value
+        #expect(o.status == .cancelled && o.errorCode == "cancelled")
     }
 }
 

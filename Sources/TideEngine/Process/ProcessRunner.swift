@@ -25,6 +25,9 @@ enum ProcessRunner {
         let command = request.arguments[0]
         let executable: Executable
         if command.contains("/") {
+            if access(command, F_OK) == 0, access(command, X_OK) != 0 {
+                return ProcessResult(status: 126, standardOutput: [], standardError: [], duration: 0, failure: "permission denied: \(command) is not executable")
+            }
             executable = .path(FilePath(command))
         } else {
             let searchPath = request.environment["PATH"] ?? ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
@@ -48,12 +51,16 @@ enum ProcessRunner {
         do {
             let outcome: ExecutionResult<(Captured, Captured), SequenceOutput, SequenceOutput>
             if let input = request.standardInput {
-                outcome = try await Subprocess.run(configuration, input: .array(input), output: .sequence, error: .sequence) {
-                    try await capture($0.standardOutput, $0.standardError, request, observer)
+                outcome = try await Subprocess.run(configuration, input: .array(input), output: .sequence, error: .sequence) { execution in
+                    try await tracked(execution.processIdentifier.value) {
+                        try await capture(execution.standardOutput, execution.standardError, request, observer)
+                    }
                 }
             } else {
-                outcome = try await Subprocess.run(configuration, input: .none, output: .sequence, error: .sequence) {
-                    try await capture($0.standardOutput, $0.standardError, request, observer)
+                outcome = try await Subprocess.run(configuration, input: .none, output: .sequence, error: .sequence) { execution in
+                    try await tracked(execution.processIdentifier.value) {
+                        try await capture(execution.standardOutput, execution.standardError, request, observer)
+                    }
                 }
             }
             let status: Int32
@@ -82,6 +89,13 @@ enum ProcessRunner {
         default:
             return (126, "cannot run \(command): \(error)")
         }
+    }
+
+    /// Registers the process group (its leader's pid) while `body` runs.
+    private static func tracked<T>(_ pid: pid_t, _ body: () async throws -> T) async throws -> T {
+        LiveProcesses.started(pid)
+        defer { LiveProcesses.finished(pid) }
+        return try await body()
     }
 
     struct Captured: Sendable {

@@ -1,5 +1,6 @@
 // Mailbox.swift: messages into a run's thread, and the run thread's one blocking wait.
 import Foundation
+import LuaBridge
 
 /// A message for a run's thread.
 enum RunMessage: Sendable {
@@ -12,6 +13,8 @@ final class Mailbox: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var messages: [RunMessage] = []
+    private var vm: LuaPreemption?
+    private var cancelled = false
 
     init() {
         pthread_mutex_init(mutex, nil)
@@ -29,9 +32,21 @@ final class Mailbox: @unchecked Sendable {
         mutex.deallocate()
     }
 
+    /// Connects the run's VM: a cancel message then also stops code that cannot yield.
+    func attach(_ vm: LuaPreemption?) {
+        pthread_mutex_lock(mutex)
+        self.vm = vm
+        if cancelled { vm?.setCancelled(true) }
+        pthread_mutex_unlock(mutex)
+    }
+
     /// Posts a message (any thread).
     func post(_ message: RunMessage) {
         pthread_mutex_lock(mutex)
+        if case .cancel = message {
+            cancelled = true
+            vm?.setCancelled(true)
+        }
         messages.append(message)
         pthread_cond_signal(condition)
         pthread_mutex_unlock(mutex)

@@ -58,7 +58,11 @@ final class RunDriver {
         if let memory = definition.memory { scheduler.vm.memoryLimit = memory }
         let memoryLimit = scheduler.vm.memoryLimit
         Watchdog.shared.register(scheduler.vm.preemption)
-        defer { Watchdog.shared.unregister(scheduler.vm.preemption) }
+        mailbox.attach(scheduler.vm.preemption)
+        defer {
+            mailbox.attach(nil)
+            Watchdog.shared.unregister(scheduler.vm.preemption)
+        }
 
         // Phase 1: run(ctx).
         do {
@@ -70,8 +74,12 @@ final class RunDriver {
             scheduler.setDeadline(clock.now() &+ UInt64(timeout * 1e9), message: "run timed out after \(formatSeconds(timeout))")
         }
         loop(scheduler)
+        drain(scheduler)  // a cancel that stopped runaway code may still wait in the mailbox
         var cleanupReason = "failed"
         var cleanupMessage: String?
+        if cancelReason != nil, scheduler.outcome != .cancelled, !isSuccess(scheduler.outcome) {
+            scheduler.markCancelled()
+        }
         // Runaway code where Lua cannot yield is stopped by an error from the hook; past the
         // deadline, whatever failure that caused is the run's timeout.
         if scheduler.deadlinePassed, case .returned(let values)? = scheduler.outcome, values.first != "succeeded" {
@@ -97,13 +105,14 @@ final class RunDriver {
             cleanupMessage = "run cancelled" + (cancelReason.map { ": \($0)" } ?? "")
             outcome.error = #"{"code":"cancelled","message":\#(jsonString(cleanupMessage!))}"#
         }
-        if let error = outcome.error, error.contains("not enough memory") {
+        if JSONValue(text: outcome.error)?["message"]?.string == "not enough memory" {
             outcome.error = #"{"code":"memory","message":\#(jsonString("not enough memory: the run reached its limit of \(memoryLimit >> 20) MiB (set memory = \"1g\" in the flow to allow more)"))}"#
         }
 
         // Phase 2: compensations and on_failure, when the run did not succeed.
         if outcome.status != .succeeded {
             let window = definition.timeout ?? limits.cleanupTime
+            scheduler.vm.preemption.setCancelled(false)  // a second cancel sets it again
             scheduler.resetPhase()
             scheduler.setDeadline(clock.now() &+ UInt64(window * 1e9), message: "cleanup timed out after \(formatSeconds(window))")
             let argument = #"{"reason":\#(jsonString(cleanupReason))\#(cleanupMessage.map { #","message":\#(jsonString($0))"# } ?? "")}"#
@@ -126,6 +135,29 @@ final class RunDriver {
         outcome.steps = scheduler.recorder.nodes
         outcome.finishedAt = clock.wallNow()
         return outcome
+    }
+
+    private func isSuccess(_ outcome: TopLevelOutcome?) -> Bool {
+        if case .returned(let values)? = outcome { return values.first == "succeeded" }
+        return false
+    }
+
+    /// Handles the messages already waiting, without blocking.
+    private func drain(_ scheduler: Scheduler) {
+        handle(mailbox.take(waitingUntil: 0), scheduler)
+    }
+
+    private func handle(_ messages: [RunMessage], _ scheduler: Scheduler) {
+        for message in messages {
+            switch message {
+            case .processFinished(let id, let result):
+                launcher.finished(id: id)
+                scheduler.processFinished(id: id, result: result)
+            case .cancel(let reason):
+                cancelReason = cancelReason ?? reason
+                scheduler.cancelTopLevel()
+            }
+        }
     }
 
     private func pick(_ definitions: [FlowDefinition]) -> FlowDefinition? {
@@ -156,16 +188,7 @@ final class RunDriver {
             } else {
                 messages = mailbox.take(waitingUntil: scheduler.nextDeadline())
             }
-            for message in messages {
-                switch message {
-                case .processFinished(let id, let result):
-                    launcher.finished(id: id)
-                    scheduler.processFinished(id: id, result: result)
-                case .cancel(let reason):
-                    cancelReason = cancelReason ?? reason
-                    scheduler.cancelTopLevel()
-                }
-            }
+            handle(messages, scheduler)
             scheduler.runPass()
         }
     }

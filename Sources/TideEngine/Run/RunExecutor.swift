@@ -15,26 +15,36 @@ public enum RunExecutor {
         clock: EngineClock = SystemClock(), cancellationReason: String = "its caller was cancelled"
     ) async -> RunOutcome {
         let mailbox = Mailbox()
+        // The run is shielded from the caller's cancellation, which reaches it only as a message:
+        // the scheduler then cancels its tasks, and cleanup (compensations that run commands)
+        // still runs. The task is awaited right here, so it never outlives this call.
+        let run = Task { await shielded(request, limits: limits, observer: observer, clock: clock, mailbox: mailbox) }
+        return await withTaskCancellationHandler {
+            await run.value
+        } onCancel: {
+            mailbox.post(.cancel(reason: cancellationReason))
+        }
+    }
+
+    private static func shielded(
+        _ request: RunRequest, limits: EngineLimits, observer: RunObserver, clock: EngineClock, mailbox: Mailbox
+    ) async -> RunOutcome {
         let (jobs, continuation) = AsyncStream.makeStream(of: ProcessJob.self)
         let launcher = AsyncLauncher(continuation)
         let result = OutcomeBox()
         let virtualTime = clock is ManualClock
-        await withTaskCancellationHandler {
-            await withDiscardingTaskGroup { group in
-                group.addTask {
-                    let outcome = await onThread {
-                        RunDriver(request: request, limits: limits, observer: observer, mailbox: mailbox, launcher: launcher,
-                                  clock: clock, virtualTime: virtualTime).run()
-                    }
-                    result.set(outcome)
-                    continuation.finish()
+        await withDiscardingTaskGroup { group in
+            group.addTask {
+                let outcome = await onThread {
+                    RunDriver(request: request, limits: limits, observer: observer, mailbox: mailbox, launcher: launcher,
+                              clock: clock, virtualTime: virtualTime).run()
                 }
-                for await job in jobs {
-                    group.addTask { await perform(job, mailbox: mailbox, observer: observer) }
-                }
+                result.set(outcome)
+                continuation.finish()
             }
-        } onCancel: {
-            mailbox.post(.cancel(reason: cancellationReason))
+            for await job in jobs {
+                group.addTask { await perform(job, mailbox: mailbox, observer: observer) }
+            }
         }
         return result.get()
     }

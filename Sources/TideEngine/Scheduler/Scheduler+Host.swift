@@ -54,6 +54,9 @@ extension Scheduler {
     }
 
     private func outsideTaskMessage(_ host: HostFunction, _ frame: LuaFrame) -> String {
+        if frame.threadID != 0 {
+            return "\(host.userName) cannot be used while a task is being cancelled (in a <close> handler)"
+        }
         if frame.thread == vm.main {
             return "\(host.userName) can only be used while a flow runs (inside run or its tasks), not at the top level of a script"
         }
@@ -181,7 +184,10 @@ extension Scheduler {
     }
 
     private func groupOpen(_ frame: LuaFrame, _ slot: Int32?, _ out: inout LuaReturn) -> LuaAction {
-        guard let slot else { return failure(&out, "parallel, race, any and batch can only be used while a flow runs (inside run or its tasks)") }
+        guard let slot else { return failure(&out, outsideTaskMessage(.groupOpen, frame)) }
+        if !frame.isYieldable {
+            return failure(&out, "parallel, race, any and batch cannot wait here: Lua cannot yield inside a table.sort comparator, a string.gsub callback, a metamethod called from C, or the body of a module being required")
+        }
         let kind = frame.string(1) ?? "group"
         let name = frame.string(2)
         let total = Int(frame.integer(3) ?? 0)
@@ -249,7 +255,7 @@ extension Scheduler {
     // MARK: - Steps and logs
 
     private func stepBegin(_ frame: LuaFrame, _ slot: Int32?, _ out: inout LuaReturn) -> LuaAction {
-        guard let slot else { return failure(&out, "step can only be used while a flow runs (inside run or its tasks)") }
+        guard let slot else { return failure(&out, outsideTaskMessage(.stepBegin, frame)) }
         let kind: StepRecord.Kind = frame.string(2) == "compensation" ? .compensation : .step
         let node = recorder.begin(kind, name: frame.string(1) ?? "step", parent: currentNode(slot))
         tasks[Int(slot)].nodes.append(node)
@@ -329,7 +335,8 @@ extension HostFunction {
         switch self {
         case .sleep: "sleep"
         case .exec: "sh and exec"
-        case .wait, .cancel: "parallel, race, any and batch"
+        case .wait, .cancel, .groupOpen, .spawn: "parallel, race, any and batch"
+        case .stepBegin: "step"
         default: luaName
         }
     }

@@ -292,6 +292,11 @@ final class Scheduler: LuaHost {
         outcome = .cancelled
     }
 
+    /// Records that the phase ended by cancellation (the hook stopped code that could not yield).
+    func markCancelled() {
+        outcome = .cancelled
+    }
+
     /// Prepares for the next phase (cleanup).
     func resetPhase() {
         timedOut = false

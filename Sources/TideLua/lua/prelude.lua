@@ -39,14 +39,22 @@ end
 
 -- Raises "bad argument #n to 'fname' (msg)" at the first caller outside the prelude, like
 -- luaL_argerror does for a C function: the user's file:line, however deep the check is.
-local function argerror(n, fname, msg)
-  local level = 2
+local function user_level()
+  local level = 3  -- the caller of the function that calls user_level
   while true do
     local info = getinfo(level, "S")
-    if info == nil or info.source ~= "=prelude" then break end
+    if info == nil or info.source ~= "=prelude" then return level - 1 end
     level = level + 1
   end
-  error(format("bad argument #%d to '%s' (%s)", n, fname, msg), level)
+end
+
+-- Raises msg at the first caller outside the prelude.
+local function user_error(msg)
+  error(msg, user_level())
+end
+
+local function argerror(n, fname, msg)
+  error(format("bad argument #%d to '%s' (%s)", n, fname, msg), user_level())
 end
 
 local function expect(v, want, n, fname, present)
@@ -736,7 +744,7 @@ local FLOW_FIELDS = { name = true, description = true, schedule = true, timezone
                       on_failure = true, memory = true }
 
 local function field_error(msg)
-  error("flow: " .. msg, 3)
+  user_error("flow: " .. msg)
 end
 
 local function string_list(v, field, valid)
