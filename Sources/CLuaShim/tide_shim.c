@@ -2,6 +2,8 @@
 #include "tide_shim.h"
 
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,17 +16,23 @@ struct tide_vm {
     size_t limit;
     tide_dispatch_fn dispatch;
     void *host;
-    /* watchdog view, guarded by `lock` */
-    pthread_mutex_t lock;
-    lua_State *running;       /* innermost thread executing Lua code, or NULL */
-    uint64_t running_since;   /* when the scheduler's current resume began */
-    lua_State *armed;         /* the thread the watchdog set a one-shot hook on */
-    int closing;              /* running __close handlers: never yield */
-    volatile uint64_t deadline; /* past it, the hook raises where it cannot yield (0 = none) */
+    /* Written only by the run thread; read by the watchdog (atomics) and by the preemption signal
+     * handler, which runs on the run thread itself. */
+    _Atomic(lua_State *) running;  /* innermost thread executing Lua code, or NULL */
+    _Atomic uint64_t running_since;  /* when the outermost current resume began */
+    pthread_t thread;                /* the run thread, while `running` is set */
+    int closing;                     /* running __close handlers: never yield */
+    /* Why runaway code must stop: past `deadline` (0 = none), or cancelled. */
+    _Atomic uint64_t deadline;
+    _Atomic int cancelled;
+    _Atomic int stopped;             /* what the hook raised: TIDE_STOP_* */
+    uint64_t signalled_at;           /* watchdog only: when it last interrupted this VM */
     char deadline_message[160];
-    volatile int preempted;   /* the last yield came from the hook */
-    volatile int cancelled;   /* the run is cancelled: the hook raises where it cannot yield */
+    int preempted;                   /* the last yield came from the hook */
 };
+
+static _Thread_local tide_vm *tide_current_vm;  /* the VM the calling thread is running */
+static int tide_preempt_signal;
 
 uint64_t tide_now_ns(void) {
     struct timespec ts;
@@ -199,52 +207,95 @@ static int tide_spawn_trampoline(lua_State *L) {
 
 /* ---------------------------------------------------------------- preemption */
 
+/* Raises an engine-style error table {code = code, message = message}; on the main thread (a
+ * script's top level being loaded) a plain message, which load errors report as text. */
+static int tide_raise_stop(lua_State *L, const char *code, const char *message) {
+    if (lua_pushthread(L)) {
+        lua_pop(L, 1);
+        return luaL_error(L, "%s", message);
+    }
+    lua_pop(L, 1);
+    lua_createtable(L, 0, 2);
+    lua_pushstring(L, code);
+    lua_setfield(L, -2, "code");
+    lua_pushstring(L, message);
+    lua_setfield(L, -2, "message");
+    return lua_error(L);
+}
+
 static void tide_hook(lua_State *L, lua_Debug *ar) {
     (void)ar;
     tide_vm *vm;
     lua_getallocf(L, (void **)&vm);
-    pthread_mutex_lock(&vm->lock);
-    if (vm->armed == L)
-        vm->armed = NULL;
-    int closing = vm->closing;
-    pthread_mutex_unlock(&vm->lock);
-    lua_sethook(L, NULL, 0, 0);
-    if (tide_thread_id(L) != 0 && !closing && lua_isyieldable(L)) {
+    lua_sethook(L, NULL, 0, 0);  /* one-shot: the watchdog arms it again if needed */
+    if (tide_thread_id(L) != 0 && !vm->closing && lua_isyieldable(L)) {
         vm->preempted = 1;
         lua_yield(L, 0);
         return;
     }
-    uint64_t deadline = vm->deadline;
-    if (vm->cancelled && !closing) {
-        lua_sethook(L, tide_hook, LUA_MASKCOUNT, 1000);  /* keep raising until it can be stopped */
-        luaL_error(L, "run cancelled");
-    }
-    if (deadline != 0 && tide_now_ns() >= deadline) {
+    /* Cannot yield here (a C boundary, a user coroutine, a script's top level): stop the code
+     * with an error when it must stop, and keep raising until it can be stopped. */
+    if (atomic_load(&vm->cancelled) && !vm->closing) {
+        atomic_store(&vm->stopped, TIDE_STOP_CANCELLED);
         lua_sethook(L, tide_hook, LUA_MASKCOUNT, 1000);
-        luaL_error(L, "%s", closing ? "a <close> handler ran past its deadline" : vm->deadline_message);
+        tide_raise_stop(L, "cancelled", "run cancelled");
     }
-    /* cannot yield here (a C boundary or a user coroutine): the watchdog arms it again */
+    uint64_t deadline = atomic_load(&vm->deadline);
+    if (deadline != 0 && tide_now_ns() >= deadline) {
+        atomic_store(&vm->stopped, TIDE_STOP_DEADLINE);
+        lua_sethook(L, tide_hook, LUA_MASKCOUNT, 1000);
+        tide_raise_stop(L, "timeout", vm->closing ? "a <close> handler ran past its deadline" : vm->deadline_message);
+    }
+}
+
+/* Runs on the run thread (delivered by pthread_kill): arms the hook there, as lua.c does from
+ * its SIGINT handler. lua_sethook is safe in a signal handler on the thread running Lua. */
+static void tide_preempt_handler(int sig) {
+    (void)sig;
+    tide_vm *vm = tide_current_vm;
+    if (vm == NULL)
+        return;
+    lua_State *L = atomic_load(&vm->running);
+    if (L != NULL)
+        lua_sethook(L, tide_hook, LUA_MASKCOUNT, 1);
+}
+
+static pthread_once_t tide_signal_once = PTHREAD_ONCE_INIT;
+
+static void tide_install_signal(void) {
+    tide_preempt_signal = SIGRTMIN + 4;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = tide_preempt_handler;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(tide_preempt_signal, &sa, NULL);
 }
 
 int tide_vm_preempt(tide_vm *vm, uint64_t now_ns, uint64_t slice_ns) {
-    int armed = 0;
-    pthread_mutex_lock(&vm->lock);
-    if (vm->running != NULL && vm->armed != vm->running && vm->running_since != 0 &&
-        (now_ns - vm->running_since >= slice_ns || vm->cancelled)) {
-        lua_sethook(vm->running, tide_hook, LUA_MASKCOUNT, 1);
-        vm->armed = vm->running;
-        armed = 1;
-    }
-    pthread_mutex_unlock(&vm->lock);
-    return armed;
+    if (atomic_load(&vm->running) == NULL)
+        return 0;
+    uint64_t since = atomic_load(&vm->running_since);
+    uint64_t deadline = atomic_load(&vm->deadline);
+    int due = (since != 0 && now_ns - since >= slice_ns) || atomic_load(&vm->cancelled) ||
+              (deadline != 0 && now_ns >= deadline);
+    /* At most one signal a slice: arming the hook walks the whole call chain (settraps), which
+     * in deep recursion costs milliseconds; signalling faster would starve the thread. */
+    if (!due || now_ns - vm->signalled_at < slice_ns)
+        return 0;
+    vm->signalled_at = now_ns;
+    pthread_kill(vm->thread, tide_preempt_signal);
+    return 1;
 }
 
 void tide_vm_set_deadline(tide_vm *vm, uint64_t deadline_ns, const char *message) {
     snprintf(vm->deadline_message, sizeof vm->deadline_message, "%s", message ? message : "timed out");
-    vm->deadline = deadline_ns;
+    atomic_store(&vm->deadline, deadline_ns);
 }
 
-void tide_vm_set_cancelled(tide_vm *vm, int cancelled) { vm->cancelled = cancelled; }
+int tide_vm_take_stopped(tide_vm *vm) { return atomic_exchange(&vm->stopped, TIDE_STOP_NONE); }
+
+void tide_vm_set_cancelled(tide_vm *vm, int cancelled) { atomic_store(&vm->cancelled, cancelled); }
 
 int tide_vm_take_preempted(tide_vm *vm) {
     int p = vm->preempted;
@@ -252,27 +303,35 @@ int tide_vm_take_preempted(tide_vm *vm) {
     return p;
 }
 
+static _Thread_local int tide_signal_unblocked;
+
 static void tide_enter(tide_vm *vm, lua_State *co, lua_State **prev, uint64_t *prev_since, int closing) {
-    pthread_mutex_lock(&vm->lock);
-    *prev = vm->running;
-    *prev_since = vm->running_since;
-    vm->running = co;
-    if (*prev == NULL)
-        vm->running_since = tide_now_ns();
+    if (!tide_signal_unblocked) {
+        /* threads made by Dispatch workers inherit a mask that blocks asynchronous signals */
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, tide_preempt_signal);
+        pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+        tide_signal_unblocked = 1;
+    }
+    *prev = atomic_load(&vm->running);
+    *prev_since = atomic_load(&vm->running_since);
+    if (*prev == NULL) {
+        vm->thread = pthread_self();
+        tide_current_vm = vm;
+        atomic_store(&vm->running_since, tide_now_ns());
+    }
     vm->closing += closing;
-    pthread_mutex_unlock(&vm->lock);
+    atomic_store(&vm->running, co);
 }
 
 static void tide_leave(tide_vm *vm, lua_State *co, lua_State *prev, uint64_t prev_since, int closing) {
-    pthread_mutex_lock(&vm->lock);
-    if (vm->armed == co) {
-        lua_sethook(co, NULL, 0, 0);
-        vm->armed = NULL;
-    }
-    vm->running = prev;
-    vm->running_since = prev_since;
+    atomic_store(&vm->running, prev);  /* first: a late signal no longer arms `co` */
+    lua_sethook(co, NULL, 0, 0);       /* a hook armed too late must not fire on its next resume */
+    atomic_store(&vm->running_since, prev_since);
     vm->closing -= closing;
-    pthread_mutex_unlock(&vm->lock);
+    if (prev == NULL)
+        tide_current_vm = NULL;
 }
 
 int tide_resume(tide_vm *vm, lua_State *co, int nargs, int *nres) {
@@ -398,16 +457,15 @@ static int tide_open(lua_State *L) {
 }
 
 tide_vm *tide_vm_new(size_t memory_limit, tide_dispatch_fn dispatch, void *host) {
+    pthread_once(&tide_signal_once, tide_install_signal);
     tide_vm *vm = (tide_vm *)calloc(1, sizeof *vm);
     if (vm == NULL)
         return NULL;
     vm->limit = memory_limit;
     vm->dispatch = dispatch;
     vm->host = host;
-    pthread_mutex_init(&vm->lock, NULL);
     vm->L = lua_newstate(tide_alloc, vm);
     if (vm->L == NULL) {
-        pthread_mutex_destroy(&vm->lock);
         free(vm);
         return NULL;
     }
@@ -426,7 +484,6 @@ void tide_vm_close(tide_vm *vm) {
         return;
     if (vm->L != NULL)
         lua_close(vm->L);
-    pthread_mutex_destroy(&vm->lock);
     free(vm);
 }
 

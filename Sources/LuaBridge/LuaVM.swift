@@ -172,7 +172,8 @@ public enum LuaStatus: Equatable, Sendable {
 public struct LuaPreemption: @unchecked Sendable, Hashable {
     let vm: OpaquePointer
 
-    /// Arms a one-shot hook if the current resume has run for `slice` nanoseconds; true if armed.
+    /// Interrupts the run thread (a signal; its handler arms a one-shot hook) if the current resume
+    /// has run for `slice` nanoseconds or the run must stop; true if it did.
     @discardableResult
     public func preemptIfRunning(now: UInt64, slice: UInt64) -> Bool {
         tide_vm_preempt(vm, now, slice) != 0
@@ -184,11 +185,25 @@ public struct LuaPreemption: @unchecked Sendable, Hashable {
         tide_vm_set_deadline(vm, nanoseconds, message)
     }
 
+    /// What the hook stopped since the last call: runaway code past the deadline, or cancelled.
+    public func takeStopped() -> LuaStop {
+        switch tide_vm_take_stopped(vm) {
+        case Int32(TIDE_STOP_DEADLINE): .deadline
+        case Int32(TIDE_STOP_CANCELLED): .cancelled
+        default: .none
+        }
+    }
+
     /// Marks the VM's run cancelled (or not): code that cannot yield is then stopped with an error
     /// at the next hook, so a cancel request reaches even a loop in a `table.sort` comparator.
     public func setCancelled(_ cancelled: Bool) {
         tide_vm_set_cancelled(vm, cancelled ? 1 : 0)
     }
+}
+
+/// Why the hook stopped code that could not yield.
+public enum LuaStop: Sendable, Equatable {
+    case none, deadline, cancelled
 }
 
 /// The monotonic clock used by the shim, in nanoseconds.

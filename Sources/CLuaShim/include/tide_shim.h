@@ -82,11 +82,16 @@ int tide_close(tide_vm *vm, lua_State *co);
 int64_t tide_thread_id(lua_State *L);
 void tide_set_thread_id(lua_State *L, int64_t id);
 
-/* Preemption and runaway code (called from the watchdog thread). */
+/* What the hook stopped, for the host: TIDE_STOP_NONE, _DEADLINE or _CANCELLED. */
+enum { TIDE_STOP_NONE = 0, TIDE_STOP_DEADLINE = 1, TIDE_STOP_CANCELLED = 2 };
+
+/* Preemption and runaway code. tide_vm_preempt (watchdog thread) signals the run thread, whose
+ * handler arms a one-shot count hook: no thread ever touches another thread's lua_State. */
 int tide_vm_preempt(tide_vm *vm, uint64_t now_ns, uint64_t slice_ns);
 void tide_vm_set_deadline(tide_vm *vm, uint64_t deadline_ns, const char *message);
 uint64_t tide_now_ns(void);
 int tide_vm_take_preempted(tide_vm *vm);
+int tide_vm_take_stopped(tide_vm *vm);
 /* Marks the run cancelled (any thread): runaway code that cannot yield is stopped with an error. */
 void tide_vm_set_cancelled(tide_vm *vm, int cancelled);
 

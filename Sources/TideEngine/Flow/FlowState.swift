@@ -37,7 +37,7 @@ extension Scheduler {
         watchdog.register(vm.preemption)
         defer { watchdog.unregister(vm.preemption) }
         let limitText = limits.loadTime == limits.loadTime.rounded() ? "\(Int(limits.loadTime)) s" : "\(limits.loadTime) s"
-        vm.preemption.setDeadline(clock.now() &+ UInt64(limits.loadTime * 1e9), message: "\(script.path): loading took longer than \(limitText) (an endless loop at the top level?)")
+        vm.preemption.setDeadline(luaMonotonicNow() &+ UInt64(limits.loadTime * 1e9), message: "\(script.path): loading took longer than \(limitText) (an endless loop at the top level?)")
         defer { vm.preemption.setDeadline(0, message: "") }
         do {
             try vm.run(script.source, chunkName: "@" + script.path)

@@ -77,15 +77,15 @@ final class RunDriver {
         drain(scheduler)  // a cancel that stopped runaway code may still wait in the mailbox
         var cleanupReason = "failed"
         var cleanupMessage: String?
-        if cancelReason != nil, scheduler.outcome != .cancelled, !isSuccess(scheduler.outcome) {
-            scheduler.markCancelled()
-        }
-        // Runaway code where Lua cannot yield is stopped by an error from the hook; past the
-        // deadline, whatever failure that caused is the run's timeout.
-        if scheduler.deadlinePassed, case .returned(let values)? = scheduler.outcome, values.first != "succeeded" {
-            scheduler.markTimedOut()
-        } else if scheduler.deadlinePassed, case .failed? = scheduler.outcome {
-            scheduler.markTimedOut()
+        // Runaway code where Lua cannot yield is stopped by an error from the hook: whatever
+        // failure that caused is the run's timeout, or its cancellation.
+        let stopped = scheduler.vm.preemption.takeStopped()
+        if !isSuccess(scheduler.outcome), scheduler.outcome != .cancelled {
+            if stopped == .deadline {
+                scheduler.markTimedOut()
+            } else if stopped == .cancelled || cancelReason != nil {
+                scheduler.markCancelled()
+            }
         }
         switch scheduler.outcome {
         case .returned(let values) where values.first == "succeeded":

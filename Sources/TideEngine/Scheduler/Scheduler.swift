@@ -127,7 +127,15 @@ final class Scheduler: LuaHost {
         if deadline > 0 {
             timers.insert(TimerEntry(deadline: deadline, sequence: timerSequence, slot: -1, generation: 0, kind: .runDeadline))
         }
-        vm.preemption.setDeadline(deadline, message: message)
+        vm.preemption.setDeadline(realDeadline(deadline), message: message)
+    }
+
+    /// `deadline` on the run's clock as an instant of the real monotonic clock, which the hook
+    /// compares with (runaway code is stopped in real time, even in virtual-time tests).
+    func realDeadline(_ deadline: UInt64) -> UInt64 {
+        guard deadline > 0 else { return 0 }
+        let now = clock.now(), real = luaMonotonicNow()
+        return deadline > now ? real &+ (deadline - now) : real
     }
 
     /// The earliest pending deadline (stale entries are dropped on the way).
@@ -283,9 +291,6 @@ final class Scheduler: LuaHost {
         guard topLevel >= 0 else { throw EngineError(.internal, "\(function) did not start a task") }
     }
 
-    /// Whether the phase's deadline has passed.
-    var deadlinePassed: Bool { runDeadline > 0 && clock.now() >= runDeadline }
-
     /// Records that the phase ended by its deadline (the hook stopped code that could not yield).
     func markTimedOut() {
         timedOut = true
@@ -378,9 +383,9 @@ final class Scheduler: LuaHost {
     private func closeThread(_ thread: LuaThread) {
         let budgetDeadline = clock.now() &+ closeBudget
         let deadline = runDeadline == 0 ? budgetDeadline : min(runDeadline, budgetDeadline)
-        vm.preemption.setDeadline(deadline, message: "a <close> handler ran past its deadline")
+        vm.preemption.setDeadline(realDeadline(deadline), message: "a <close> handler ran past its deadline")
         let status = vm.close(thread)
-        vm.preemption.setDeadline(runDeadline, message: runDeadlineMessage)
+        vm.preemption.setDeadline(realDeadline(runDeadline), message: runDeadlineMessage)
         if status != .ok {
             recorder.log(.warn, "a <close> handler failed during cancellation: \(thread.describe(at: -1))", node: 0)
         }
