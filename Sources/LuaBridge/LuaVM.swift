@@ -37,7 +37,8 @@ public final class LuaVM {
 
     /// Creates a state with the standard libraries, refusing to grow past `memoryLimit` bytes.
     ///
-    /// The VM does not retain `host` (the host usually owns the VM): the host must outlive it.
+    /// The VM does not retain `host` (the host usually owns the VM); once the host is gone, host
+    /// functions raise an error.
     public init(memoryLimit: Int, host: LuaHost) throws(LuaError) {
         let box = HostBox(host)
         let scratch = Scratch()
@@ -210,7 +211,9 @@ public enum LuaStop: Sendable, Equatable {
 public func luaMonotonicNow() -> UInt64 { tide_now_ns() }
 
 final class HostBox {
-    unowned let host: LuaHost
+    /// Weak: the host owns the VM. Lua code that runs while the VM closes (there should be none:
+    /// flows cannot set __gc) finds no host and gets an error instead of a dangling reference.
+    weak var host: LuaHost?
     var scratch: Scratch!
     init(_ host: LuaHost) { self.host = host }
 }
@@ -259,7 +262,12 @@ private func luaBridgeDispatch(
     let box = Unmanaged<HostBox>.fromOpaque(host!).takeUnretainedValue()
     box.scratch.reset()
     var out = LuaReturn(call: call!, scratch: box.scratch)
-    let action = box.host.call(fn, LuaFrame(L!, call: call!), resumed: resumed != 0, &out)
+    guard let host = box.host else {
+        out.error("the Lua state is closing")
+        out.finalize()
+        return LuaAction.error.rawValue
+    }
+    let action = host.call(fn, LuaFrame(L!, call: call!), resumed: resumed != 0, &out)
     out.finalize()
     return action.rawValue
 }

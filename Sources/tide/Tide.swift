@@ -17,6 +17,7 @@ struct Tide: AsyncParsableCommand {
     /// Parses, runs, and maps every error to SPEC §6's exit codes: 2 for usage errors.
     static func main() async {
         InterruptHandler.blockTerminationSignals()
+        signal(SIGPIPE, SIG_IGN)  // a closed pipe is an error to handle, not a reason to die
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {

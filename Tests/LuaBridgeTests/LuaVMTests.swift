@@ -6,10 +6,12 @@ import Testing
 /// returns "resumed", 4 returns a long string.
 final class TestHost: LuaHost {
     var calls = 0
-    var deinits: [Int] = []
+    /// Incremented by a `defer` in every call: a longjmp across the Swift frame would skip it.
+    var deferred = 0
 
     func call(_ function: Int32, _ frame: LuaFrame, resumed: Bool, _ out: inout LuaReturn) -> LuaAction {
         calls += 1
+        defer { deferred += 1 }
         switch function {
         case 1:
             guard let n = frame.integer(1) else {
@@ -86,7 +88,11 @@ struct LuaVMTests {
         let vm = try makeVM(host)
         try vm.run("for i = 1, 5000 do pcall(__host.fail) end", chunkName: "=t")
         #expect(host.calls == 5000)
+        #expect(host.deferred == 5000, "a Swift frame was skipped by a longjmp")
+        try vm.run("local co = coroutine.wrap(function() for i = 1, 100 do __host.pause() end end) for i = 1, 100 do co() end", chunkName: "=t")
+        #expect(host.deferred == host.calls)
         try vm.run("assert(__host.double(2) == 4)", chunkName: "=t")
+        withExtendedLifetime(host) {}
     }
 
     @Test("a yielding host function suspends the coroutine; the host continues it when resumed")

@@ -271,7 +271,7 @@ section("encode: tables", function()
     eq("encode works after a cycle error", enc({ x = 1 }), '{"x":1}')
   end
 
-  -- depth limit (1000 nesting levels)
+  -- depth limit (500 nesting levels)
   do
     local function nest(n)
       local t = {}
@@ -283,15 +283,15 @@ section("encode: tables", function()
       end
       return root
     end
-    local ok, s = pcall(json.encode, nest(1000))
-    check("encode depth 1000 ok", ok and s == string.rep("[", 999) .. "{}" .. string.rep("]", 999), tostring(s))
-    local msg = err(json.encode, nest(1001))
-    check("encode depth 1001 fails", msg ~= nil and msg:find("^json%.encode: maximum depth 1000 exceeded at %$%[1%]") ~= nil,
+    local ok, s = pcall(json.encode, nest(500))
+    check("encode depth 500 ok", ok and s == string.rep("[", 499) .. "{}" .. string.rep("]", 499), tostring(s))
+    local msg = err(json.encode, nest(501))
+    check("encode depth 501 fails", msg ~= nil and msg:find("^json%.encode: maximum depth 500 exceeded at %$%[1%]") ~= nil,
       show(msg))
     check("encode depth error is short", msg ~= nil and #msg < 200, show(msg))
-    local deep = nest(1001)
+    local deep = nest(501)
     local msg2 = err(json.encode, { wrap = deep })
-    check("encode depth error from nested", msg2 ~= nil and msg2:find("^json%.encode: maximum depth 1000 exceeded at %$%.wrap%[1%]") ~= nil,
+    check("encode depth error from nested", msg2 ~= nil and msg2:find("^json%.encode: maximum depth 500 exceeded at %$%.wrap%[1%]") ~= nil,
       show(msg2))
   end
 
@@ -459,17 +459,17 @@ section("decode: errors", function()
 
   -- depth limit
   do
-    local ok, v = pcall(json.decode, string.rep("[", 1000) .. string.rep("]", 1000))
-    check("decode depth 1000 ok", ok and type(v) == "table", tostring(v))
-    derr("array depth 1001", string.rep("[", 1001) .. string.rep("]", 1001),
-      "json.decode: maximum depth 1000 exceeded at line 1 column 1001")
-    local objs = string.rep('{"a":', 1000) .. "1" .. string.rep("}", 1000)
+    local ok, v = pcall(json.decode, string.rep("[", 500) .. string.rep("]", 500))
+    check("decode depth 500 ok", ok and type(v) == "table", tostring(v))
+    derr("array depth 501", string.rep("[", 501) .. string.rep("]", 501),
+      "json.decode: maximum depth 500 exceeded at line 1 column 501")
+    local objs = string.rep('{"a":', 500) .. "1" .. string.rep("}", 500)
     local ok2 = pcall(json.decode, objs)
-    check("decode object depth 1000 ok", ok2)
-    derr("object depth 1001", string.rep('{"a":', 1001) .. "1" .. string.rep("}", 1001),
-      "json.decode: maximum depth 1000 exceeded at line 1 column 5001")
-    local ok3, s = pcall(function() return enc(dec(string.rep("[", 1000) .. string.rep("]", 1000))) end)
-    check("decode/encode depth 1000 round trip", ok3 and s == string.rep("[", 1000) .. string.rep("]", 1000))
+    check("decode object depth 500 ok", ok2)
+    derr("object depth 501", string.rep('{"a":', 501) .. "1" .. string.rep("}", 501),
+      "json.decode: maximum depth 500 exceeded at line 1 column 2501")
+    local ok3, s = pcall(function() return enc(dec(string.rep("[", 500) .. string.rep("]", 500))) end)
+    check("decode/encode depth 500 round trip", ok3 and s == string.rep("[", 500) .. string.rep("]", 500))
   end
 
   ---------------------------------------------------------------------------

@@ -17,7 +17,7 @@ enum ProcessRunner {
     /// Longest line written to the log.
     static let loggedLineLength = 4096
 
-    static func run(_ request: ProcessRequest, observer: RunObserver) async -> ProcessResult {
+    static func run(_ request: ProcessRequest, observer: RunObserver, started: @Sendable (pid_t) -> Void = { _ in }) async -> ProcessResult {
         let start = ContinuousClock.now
         var options = PlatformOptions()
         options.processGroupID = 0
@@ -51,14 +51,22 @@ enum ProcessRunner {
         do {
             let outcome: ExecutionResult<(Captured, Captured), SequenceOutput, SequenceOutput>
             if let input = request.standardInput {
-                outcome = try await Subprocess.run(configuration, input: .array(input), output: .sequence, error: .sequence) { execution in
-                    try await tracked(execution.processIdentifier.value) {
+                // From a file, not a pipe: a command that never reads its input cannot
+                // make a write fail (EPIPE) or block on a full pipe.
+                let fd = try inputFile(input)
+                outcome = try await Subprocess.run(
+                    configuration, input: .fileDescriptor(FileDescriptor(rawValue: fd), closeAfterSpawningProcess: true),
+                    output: .sequence, error: .sequence
+                ) { execution in
+                    started(execution.processIdentifier.value)
+                    return try await tracked(execution.processIdentifier.value) {
                         try await capture(execution.standardOutput, execution.standardError, request, observer)
                     }
                 }
             } else {
                 outcome = try await Subprocess.run(configuration, input: .none, output: .sequence, error: .sequence) { execution in
-                    try await tracked(execution.processIdentifier.value) {
+                    started(execution.processIdentifier.value)
+                    return try await tracked(execution.processIdentifier.value) {
                         try await capture(execution.standardOutput, execution.standardError, request, observer)
                     }
                 }
@@ -89,6 +97,30 @@ enum ProcessRunner {
         default:
             return (126, "cannot run \(command): \(error)")
         }
+    }
+
+    /// An unlinked temporary file holding `bytes`, positioned at its start.
+    private static func inputFile(_ bytes: [UInt8]) throws -> Int32 {
+        var template = Array((NSTemporaryDirectory() + "/tide-stdin-XXXXXX").utf8CString)
+        let fd = mkstemp(&template)
+        guard fd >= 0 else { throw ProcessInputError(message: "cannot create the standard input file: errno \(errno)") }
+        unlink(template)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            guard n > 0 else {
+                close(fd)
+                throw ProcessInputError(message: "cannot write the standard input file: errno \(errno)")
+            }
+            offset += n
+        }
+        lseek(fd, 0, SEEK_SET)
+        return fd
+    }
+
+    struct ProcessInputError: Error, CustomStringConvertible {
+        var message: String
+        var description: String { message }
     }
 
     /// Registers the process group (its leader's pid) while `body` runs.

@@ -9,6 +9,16 @@ final class CancelToken: Sendable {
     }
 
     private let state = Mutex<State>(.pending(nil))
+    private let cancelled = Mutex(false)
+
+    /// Whether the token was fired by a cancellation (not by the work finishing).
+    var wasCancelled: Bool { cancelled.withLock { $0 } }
+
+    /// Fires the token for a cancellation.
+    func cancel() {
+        cancelled.withLock { $0 = true }
+        fire()
+    }
 
     /// Fires the token (cancel or finish, the same to the waiter).
     func fire() {

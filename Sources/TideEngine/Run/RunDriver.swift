@@ -71,19 +71,20 @@ final class RunDriver {
             return failed("internal", error.message)
         }
         if let timeout = definition.timeout {
-            scheduler.setDeadline(clock.now() &+ UInt64(timeout * 1e9), message: "run timed out after \(formatSeconds(timeout))")
+            scheduler.setDeadline(clock.now() &+ nanoseconds(timeout), message: "run timed out after \(formatSeconds(timeout))")
         }
         loop(scheduler)
         drain(scheduler)  // a cancel that stopped runaway code may still wait in the mailbox
         var cleanupReason = "failed"
         var cleanupMessage: String?
-        // Runaway code where Lua cannot yield is stopped by an error from the hook: whatever
-        // failure that caused is the run's timeout, or its cancellation.
+        // Runaway code where Lua cannot yield is stopped by an error from the hook. A run the
+        // hook had to stop timed out (or was cancelled), even if it caught that error and
+        // returned: it was past its deadline.
         let stopped = scheduler.vm.preemption.takeStopped()
-        if !isSuccess(scheduler.outcome), scheduler.outcome != .cancelled {
+        if scheduler.outcome != .cancelled {
             if stopped == .deadline {
                 scheduler.markTimedOut()
-            } else if stopped == .cancelled || cancelReason != nil {
+            } else if stopped == .cancelled || (cancelReason != nil && !isSuccess(scheduler.outcome)) {
                 scheduler.markCancelled()
             }
         }
@@ -114,7 +115,7 @@ final class RunDriver {
             let window = definition.timeout ?? limits.cleanupTime
             scheduler.vm.preemption.setCancelled(false)  // a second cancel sets it again
             scheduler.resetPhase()
-            scheduler.setDeadline(clock.now() &+ UInt64(window * 1e9), message: "cleanup timed out after \(formatSeconds(window))")
+            scheduler.setDeadline(clock.now() &+ nanoseconds(window), message: "cleanup timed out after \(formatSeconds(window))")
             let argument = #"{"reason":\#(jsonString(cleanupReason))\#(cleanupMessage.map { #","message":\#(jsonString($0))"# } ?? "")}"#
             if (try? scheduler.startTopLevel("__tide_cleanup", argument: argument)) != nil {
                 loop(scheduler)
@@ -200,7 +201,7 @@ func formatSeconds(_ seconds: Double) -> String {
     if seconds < 60 {
         return seconds == seconds.rounded() ? "\(Int(seconds))s" : String(format: "%.3gs", seconds)
     }
-    let whole = Int(seconds)
+    let whole = Int(min(seconds, 1e12))
     let h = whole / 3600, m = whole % 3600 / 60, s = whole % 60
     return (h > 0 ? "\(h)h" : "") + (m > 0 ? "\(m)m" : "") + (s > 0 ? "\(s)s" : "")
 }

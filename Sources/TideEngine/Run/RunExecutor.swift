@@ -54,7 +54,7 @@ public enum RunExecutor {
     private static func perform(_ job: ProcessJob, mailbox: Mailbox, observer: RunObserver) async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
-                let result = await ProcessRunner.run(job.request, observer: observer)
+                let result = await ProcessRunner.run(job.request, observer: observer) { job.group.set($0) }
                 mailbox.post(.processFinished(id: job.id, result: result))
                 job.token.fire()
             }
@@ -62,6 +62,20 @@ public enum RunExecutor {
             await group.next()
             group.cancelAll()
         }
+        if job.token.wasCancelled { await terminateGroup(job.group.value) }
+    }
+
+    /// After a cancelled command's leader is gone, what is left of its process group (children
+    /// that ignored SIGTERM) gets SIGTERM, then SIGKILL after 2 s. swift-subprocess stops its
+    /// teardown as soon as the leader exits, so this finishes the job for the whole group.
+    private static func terminateGroup(_ pgid: pid_t) async {
+        guard pgid > 0, kill(-pgid, 0) == 0 else { return }
+        kill(-pgid, SIGTERM)
+        for _ in 0..<40 {
+            try? await Task.sleep(for: .milliseconds(50))
+            if kill(-pgid, 0) != 0 { return }
+        }
+        kill(-pgid, SIGKILL)
     }
 
     /// Runs `body` on a new thread with a large stack and returns its result.

@@ -8,6 +8,7 @@ enum HostFunction: Int32, CaseIterable {
     case cancel
     case groupOpen
     case groupClose
+    case groupIsOpen
     case groupFailure
     case progress
     case sleep
@@ -29,6 +30,7 @@ enum HostFunction: Int32, CaseIterable {
         case .cancel: "cancel"
         case .groupOpen: "group_open"
         case .groupClose: "group_close"
+        case .groupIsOpen: "group_is_open"
         case .groupFailure: "group_failure"
         case .progress: "progress"
         case .sleep: "sleep"

@@ -27,6 +27,9 @@ extension Scheduler {
         case .cancel: return cancel(frame, slot!, resumed: resumed, &out)
         case .groupOpen: return groupOpen(frame, slot, &out)
         case .groupClose: return groupClose(frame, slot, &out)
+        case .groupIsOpen:
+            out.push(ownedGroup(frame, 1, slot) != nil)
+            return .return
         case .groupFailure: return groupFailure(frame, slot, &out)
         case .progress: return progress(frame, slot, &out)
         case .sleep: return sleep(frame, slot!, resumed: resumed, &out)
@@ -150,7 +153,7 @@ extension Scheduler {
         }
         var deadline: UInt64 = 0
         if let seconds = frame.number(2) {
-            deadline = UInt64(max(0, seconds) * 1e9)
+            deadline = nanoseconds(seconds)
             if deadline <= clock.now() {
                 out.pushNil()
                 return .return
@@ -206,7 +209,9 @@ extension Scheduler {
 
     private func groupClose(_ frame: LuaFrame, _ slot: Int32?, _ out: inout LuaReturn) -> LuaAction {
         guard let slot, let gid = ownedGroup(frame, 1, slot) else { return failure(&out, "group_close: group is not open in this task") }
-        precondition(groups[Int(gid)].live == 0 || groups[Int(gid)].members.isEmpty, "a group closed with members running: the prelude cancels first")
+        if groups[Int(gid)].live > 0, !groups[Int(gid)].members.isEmpty {
+            return failure(&out, "group_close: the group still has running tasks (cancel them first)")
+        }
         if !groups[Int(gid)].hidden {
             let status = NodeStatus(rawValue: frame.string(2) ?? "") ?? .succeeded
             if let done = frame.integer(4) { recorder.setDone(groups[Int(gid)].node, Int(done)) }
@@ -247,7 +252,7 @@ extension Scheduler {
         let seconds = frame.number(1) ?? 0
         if seconds > 0 {
             tasks[Int(slot)].wait = .sleep
-            armTimer(slot, at: clock.now() &+ UInt64(seconds * 1e9))
+            armTimer(slot, at: clock.now() &+ nanoseconds(seconds))
         }
         return .yield  // sleep(0) just lets the others run
     }

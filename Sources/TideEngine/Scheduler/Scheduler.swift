@@ -218,8 +218,7 @@ final class Scheduler: LuaHost {
             default:
                 // A raising coroutine keeps its <close> variables open: close them now, keeping
                 // the error value (or a close handler's newer error) on top.
-                let status = vm.close(thread)
-                if status == .ok { thread.pushNil() }
+                if closeThread(thread, keepingError: true) { thread.pushNil() }
                 finished(slot, ok: false, results: 1)
             }
             return
@@ -228,11 +227,7 @@ final class Scheduler: LuaHost {
 
     private func finished(_ slot: Int32, ok: Bool, results: Int32) {
         // Groups left open by an error that escaped the prelude: their members go too.
-        for gid in tasks[Int(slot)].ownedGroups.reversed() {
-            cancelGroup(gid)
-            recorder.finish(groups[Int(gid)].node, .cancelled)
-            freeGroup(gid)
-        }
+        for gid in tasks[Int(slot)].ownedGroups.reversed() { abandonGroup(gid) }
         tasks[Int(slot)].ownedGroups = []
         for node in tasks[Int(slot)].nodes.reversed() { recorder.finish(node, ok ? .succeeded : .failed) }
         tasks[Int(slot)].nodes = []
@@ -332,6 +327,14 @@ final class Scheduler: LuaHost {
 
     // MARK: - Cancellation (only between resumes)
 
+    /// Cancels a group its owner left open and frees it. A hidden group (timeout, step attempt)
+    /// shares its owner's node, which is not the group's to finish.
+    private func abandonGroup(_ gid: Int32) {
+        cancelGroup(gid)
+        if !groups[Int(gid)].hidden { recorder.finish(groups[Int(gid)].node, .cancelled) }
+        freeGroup(gid)
+    }
+
     /// Cancels every member of a group that has not been delivered; delivered ones are gone already.
     func cancelGroup(_ gid: Int32) {
         guard groups.indices.contains(Int(gid)), groups[Int(gid)].active else { return }
@@ -363,32 +366,40 @@ final class Scheduler: LuaHost {
         case .ready, .running, .waiting:
             break
         }
-        for gid in task.ownedGroups.reversed() {
-            cancelGroup(gid)
-            recorder.finish(groups[Int(gid)].node, .cancelled)
-            freeGroup(gid)
-        }
+        for gid in task.ownedGroups.reversed() { abandonGroup(gid) }
         for node in task.nodes.reversed() { recorder.finish(node, .cancelled) }
         if task.branchNode > 0 { recorder.finish(task.branchNode, .cancelled) }
         if task.io != 0 {
             processes[task.io] = nil
             launcher?.cancel(id: task.io)
         }
-        if let thread = task.thread { closeThread(thread) }
+        if let thread = task.thread {
+            if !closeThread(thread, keepingError: false) {
+                recorder.log(.warn, "a <close> handler failed during cancellation: \(thread.describe(at: -1))", node: 0)
+            }
+            thread.settop(0)
+        }
         releases.append(task.ref)
         freeTask(slot)
     }
 
-    /// Runs the pending `<close>` handlers of a cancelled coroutine within the close budget.
-    private func closeThread(_ thread: LuaThread) {
+    /// Runs the pending `<close>` handlers of a coroutine (cancelled, or dead by an error) within
+    /// the close budget; returns whether they all ran without raising. With `keepingError`, the
+    /// coroutine's error value (or a close handler's newer one) stays on its stack top.
+    @discardableResult
+    private func closeThread(_ thread: LuaThread, keepingError: Bool) -> Bool {
         let budgetDeadline = clock.now() &+ closeBudget
         let deadline = runDeadline == 0 ? budgetDeadline : min(runDeadline, budgetDeadline)
         vm.preemption.setDeadline(realDeadline(deadline), message: "a <close> handler ran past its deadline")
         let status = vm.close(thread)
         vm.preemption.setDeadline(realDeadline(runDeadline), message: runDeadlineMessage)
-        if status != .ok {
-            recorder.log(.warn, "a <close> handler failed during cancellation: \(thread.describe(at: -1))", node: 0)
-        }
-        thread.settop(0)
+        return status == .ok
     }
+}
+
+/// Seconds as nanoseconds, saturating instead of trapping on huge or negative values.
+func nanoseconds(_ seconds: Double) -> UInt64 {
+    guard seconds > 0 else { return 0 }
+    guard seconds < 1e10 else { return 10_000_000_000 * 1_000_000_000 }
+    return UInt64(seconds * 1e9)
 }

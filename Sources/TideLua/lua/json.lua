@@ -19,7 +19,8 @@ local concat, sort = table.concat, table.sort
 local math_type, tointeger, floor, huge = math.type, math.tointeger, math.floor, math.huge
 local utf8_len, utf8_char = utf8.len, utf8.char
 
-local MAX_DEPTH = 1000
+-- Foundation's JSON reader (which reads run results back) stops at 512 levels.
+local MAX_DEPTH = 500
 local REPLACEMENT = "\239\191\189" -- U+FFFD
 
 local json = {}

@@ -70,7 +70,7 @@ local function error_record(e)
   if t == "nil" then return { message = "error raised with no value (error(nil))" } end
   if t == "table" then
     local r = {}
-    for k, v in pairs(e) do
+    for k, v in next, e do  -- raw: a __pairs that raises must not replace the error
       if type(k) == "string" then r[k] = v end
     end
     if type(r.message) ~= "string" then
@@ -85,7 +85,7 @@ local function error_record(e)
     end
     if r.code == "aggregate" and type(r.errors) == "table" then
       local errs = {}
-      for k, v in pairs(r.errors) do errs[k] = error_record(v) end
+      for k, v in next, r.errors do errs[k] = error_record(v) end
       r.errors = errs
     end
     return r
@@ -108,12 +108,13 @@ end
 ---------------------------------------------------------------- durations and sizes
 
 local UNITS = { ms = 0.001, s = 1, m = 60, h = 3600, d = 86400 }
+local MAX_DURATION = 10 * 365 * 86400  -- ten years: longer waits are mistakes, not schedules
 local duration_cache = {}
 
--- Seconds for a duration (number, "250ms", "1m30s", ...), or nil.
+-- Seconds for a duration (number, "250ms", "1m30s", ...) up to ten years, or nil.
 local function parse_duration(v)
   if type(v) == "number" then
-    if v >= 0 and v < huge then return v end
+    if v >= 0 and v <= MAX_DURATION then return v end
     return nil
   end
   if type(v) ~= "string" then return nil end
@@ -127,6 +128,7 @@ local function parse_duration(v)
     total = total + tonumber(num) * UNITS[unit]
     pos = nextpos
   end
+  if total > MAX_DURATION then return nil end
   duration_cache[v] = total
   return total
 end
@@ -243,10 +245,28 @@ end
 
 -- Runs a group of tasks. `g`: kind, name, n, keys (map) or nil, fns (tasks) or fn + items
 -- (batch), size (batch chunks), mode, limit, timeout, tolerate.
+local drive_group
+
+local function group_done(gid, ok, ...)
+  if ok then return ... end
+  -- Something raised inside the driver itself (a memory error, say): cancel the members and
+  -- close the group before the error goes on, so nothing keeps running behind it.
+  local e = ...
+  if H.group_is_open(gid) then
+    H.cancel(gid)
+    H.group_close(gid, "failed")
+  end
+  error(e, 0)
+end
+
 local function run_group(g)
+  local gid = H.group_open(g.kind, g.name, g.n, false)
+  return group_done(gid, pcall(drive_group, g, gid))
+end
+
+drive_group = function(g, gid)
   local n, keys, fns, fn, items, size = g.n, g.keys, g.fns, g.fn, g.items, g.size
   local mode, limit, tolerate = g.mode, g.limit or n, g.tolerate or 0
-  local gid = H.group_open(g.kind, g.name, n, false)
   local deadline = g.timeout and (H.clock() + g.timeout)
   local every = n > 200 and floor(n / 100) or 1
   local started, running, finished, failed = 0, 0, 0, 0
@@ -643,6 +663,7 @@ local function run_process(fname, argv, shown, opts)
       argerror(2, fname, "option 'cwd': string expected, got " .. typename(opts.cwd, true))
     end
     cwd = opts.cwd
+    if cwd and sfind(cwd, "%z") then argerror(2, fname, "option 'cwd' contains a NUL byte") end
     if opts.stdin ~= nil and type(opts.stdin) ~= "string" then
       argerror(2, fname, "option 'stdin': string expected, got " .. typename(opts.stdin, true))
     end
@@ -653,8 +674,11 @@ local function run_process(fname, argv, shown, opts)
       end
       local parts = {}
       for k, v in pairs(opts.env) do
-        if type(k) ~= "string" or (type(v) ~= "string" and type(v) ~= "number") or sfind(k, "[=%z]") then
+        if type(k) ~= "string" or (type(v) ~= "string" and type(v) ~= "number") or sfind(k, "[=%z]") or k == "" then
           argerror(2, fname, format("option 'env': entry %s must map a name to a string", keyrepr(k)))
+        end
+        if sfind(tostring(v), "%z") then
+          argerror(2, fname, format("option 'env': the value of %s contains a NUL byte", keyrepr(k)))
         end
         parts[#parts + 1] = k .. "=" .. tostring(v)
       end
@@ -685,6 +709,7 @@ end
 function api.sh(...)
   local cmd, opts = ...
   expect(cmd, "string", 1, "sh", select("#", ...) > 0)
+  if sfind(cmd, "%z") then argerror(1, "sh", "the command contains a NUL byte") end
   return run_process("sh", { "/bin/sh", "-c", cmd }, format("%q", #cmd > 60 and ssub(cmd, 1, 57) .. "..." or cmd), opts)
 end
 
@@ -699,6 +724,7 @@ function api.exec(...)
     local a = argv[i]
     if type(a) == "number" then a = tostring(a) end
     if type(a) ~= "string" then argerror(1, "exec", format("argv[%d] must be a string, got %s", i, typename(a, true))) end
+    if sfind(a, "%z") then argerror(1, "exec", format("argv[%d] contains a NUL byte", i)) end
     args[i] = a
   end
   return run_process("exec", args, format("%q", args[1]), opts)
@@ -897,6 +923,8 @@ function __tide_run(request)
   }
   H.spawn(function()
     local ok, r = xpcall(def.run, on_error, run.ctx)
+    io.stdout:flush()
+    io.stderr:flush()
     if not ok then
       run.err = r
       return "failed", error_json(r)
@@ -1074,8 +1102,52 @@ io.popen = function(cmd, mode)
   return f
 end
 
-debug.sethook = function()
-  error("debug.sethook is not available in flows: tide uses the hook to preempt long-running tasks", 2)
+-- debug: only what error reporting needs; the rest reaches into the engine's upvalues and hooks.
+debug = { traceback = debug.traceback, getinfo = debug.getinfo }
+package.loadlib = nil  -- C modules load through require (plugins/?.so) only
+
+-- Finalizers would run inside the engine at any allocation, even after the run has ended.
+local raw_setmetatable = setmetatable
+_G.setmetatable = function(t, mt)  -- _G: `setmetatable` is a local of this chunk
+  if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
+    error("__gc metamethods are not available in flows: use a <close> variable to clean up", 2)
+  end
+  return raw_setmetatable(t, mt)
+end
+
+-- io.write and the standard streams go to the run's log: standard output is not the flow's.
+local function log_stream(level)
+  local pending = ""
+  local stream = {}
+  function stream:write(...)
+    local text = pending .. concat({ ... })
+    local start = 1
+    while true do
+      local nl = sfind(text, "\n", start, true)
+      if not nl then break end
+      H.log(level, ssub(text, start, nl - 1))
+      start = nl + 1
+    end
+    pending = ssub(text, start)
+    return self
+  end
+  function stream:flush()
+    if pending ~= "" then H.log(level, pending) pending = "" end
+    return self
+  end
+  function stream:close() return self:flush() end
+  function stream:setvbuf() return true end
+  function stream:lines() error("cannot read from the run's log", 2) end
+  function stream:read() error("cannot read from the run's log", 2) end
+  return raw_setmetatable(stream, { __name = "tide.logstream" })
+end
+io.stdout = log_stream("info")
+io.stderr = log_stream("warn")
+io.write = function(...) return io.stdout:write(...) end
+local raw_output = io.output
+io.output = function(f)
+  if f == nil then return io.stdout end
+  return raw_output(f)
 end
 
 -- Module path: plugins of the home (set by the host through __tide_setup).
