@@ -112,4 +112,15 @@ struct HardeningTests {
         #expect(events.logLines.contains("caught timeout"))
         #expect(o.status == .failed && o.errorCode == "timeout")
     }
+
+    @Test("a group's deadline still fires after completions woke its owner, with no other timer armed")
+    func groupDeadlineAfterCompletions() async {
+        let start = Date()
+        let o = await runFlow(script("""
+            local ok, e = pcall(parallel, { function() return 1 end, function() return 2 end, function() sh("sleep 5") end }, { timeout = "300ms" })
+            return e.code
+            """))
+        #expect(o.value == "timeout")
+        #expect(Date().timeIntervalSince(start) < 4, "the deadline did not fire")
+    }
 }

@@ -31,7 +31,11 @@ extension Scheduler {
             throw EngineError(.internal, "the prelude failed to load: \(error.message)")
         }
         if let plugins {
-            try? vm.call("__tide_setup", argument: #"{"plugins":\#(jsonString(plugins))}"#, results: 0)
+            do {
+                try vm.call("__tide_setup", argument: #"{"plugins":\#(jsonString(plugins))}"#, results: 0)
+            } catch {
+                throw EngineError(.internal, "could not set the module path: \(error.message)")
+            }
         }
         let watchdog = Watchdog.shared
         watchdog.register(vm.preemption)

@@ -186,6 +186,8 @@ final class RunDriver {
             } else if virtualTime, scheduler.processes.isEmpty, let deadline = scheduler.nextDeadline(), let manual = clock as? ManualClock {
                 manual.advance(to: deadline)
                 messages = mailbox.take(waitingUntil: 0)
+            } else if virtualTime {
+                messages = mailbox.take(waitingUntil: nil)  // a subprocess is pending: its result comes in real time
             } else {
                 messages = mailbox.take(waitingUntil: scheduler.nextDeadline())
             }

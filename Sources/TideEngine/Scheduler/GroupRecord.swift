@@ -18,6 +18,10 @@ struct GroupRecord {
     /// Members spawned and not yet delivered or cancelled.
     var live = 0
     var ownerWaiting = false
+    /// The owner's deadline timer for waits on this group (reused by every wait with the same
+    /// deadline, so a large batch with a timeout keeps one heap entry, not one per completion).
+    var deadline: UInt64 = 0
+    var deadlineToken: UInt64 = 0
     /// The branch node of the member delivered last (0: none), for `group_failure`.
     var lastDeliveredNode: Int32 = 0
 }

@@ -141,7 +141,6 @@ extension Scheduler {
         if resumed {
             tasks[Int(slot)].wait = .none
             groups[Int(gid)].ownerWaiting = false
-            tasks[Int(slot)].timerToken = 0
         }
         if let member = groups[Int(gid)].completed.popFirst() {
             deliver(member, of: gid, &out)
@@ -161,7 +160,19 @@ extension Scheduler {
         }
         groups[Int(gid)].ownerWaiting = true
         tasks[Int(slot)].wait = .group(gid)
-        if deadline > 0 { armTimer(slot, at: deadline) }
+        if deadline == 0 {
+            tasks[Int(slot)].timerToken = 0
+        } else {
+            let group = groups[Int(gid)]
+            let token = tasks[Int(slot)].timerToken
+            if group.deadline == deadline, token != 0, token == group.deadlineToken {
+                // the same deadline entry is still armed for this task: nothing to add to the heap
+            } else {
+                armTimer(slot, at: deadline)
+                groups[Int(gid)].deadline = deadline
+                groups[Int(gid)].deadlineToken = tasks[Int(slot)].timerToken
+            }
+        }
         return .yield
     }
 
@@ -183,6 +194,7 @@ extension Scheduler {
         if resumed { return .return }
         guard let gid = ownedGroup(frame, 1, slot) else { return failure(&out, "cancel: group is not open in this task") }
         tasks[Int(slot)].wait = .cancel(gid)
+        tasks[Int(slot)].timerToken = 0
         return .yield  // the resume site closes the members, then continues this task at once
     }
 
@@ -250,6 +262,7 @@ extension Scheduler {
             return .return
         }
         let seconds = frame.number(1) ?? 0
+        tasks[Int(slot)].timerToken = 0
         if seconds > 0 {
             tasks[Int(slot)].wait = .sleep
             armTimer(slot, at: clock.now() &+ nanoseconds(seconds))
@@ -329,6 +342,7 @@ extension Scheduler {
         processes[id] = (slot, tasks[Int(slot)].generation)
         tasks[Int(slot)].io = id
         tasks[Int(slot)].wait = .io(id)
+        tasks[Int(slot)].timerToken = 0
         launcher.launch(request, id: id)
         return .yield
     }
