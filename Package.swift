@@ -2,6 +2,11 @@
 // tide: an automation daemon that runs Lua flows with real concurrency.
 import PackageDescription
 
+// The scheduler's hot path touches its task table a few dozen times per task; dynamic
+// exclusivity checks on those class-property accesses cost ~7% of a 100k-task fan-out. Debug
+// builds (and so every test run) keep the checks.
+let releaseSpeed: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+
 let package = Package(
     name: "tide",
     platforms: [.macOS(.v15)],
@@ -28,7 +33,8 @@ let package = Package(
         // The only Swift module that touches the Lua C API.
         .target(
             name: "LuaBridge",
-            dependencies: ["CLua", "CLuaShim"]
+            dependencies: ["CLua", "CLuaShim"],
+            swiftSettings: releaseSpeed
         ),
         // Scheduler, tasks, primitives, steps, subprocesses and the Lua API of flows.
         .target(
@@ -38,7 +44,8 @@ let package = Package(
                 "TideLua",
                 .product(name: "Collections", package: "swift-collections"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
-            ]
+            ],
+            swiftSettings: releaseSpeed
         ),
         // The executable: argument parsing, composition root, output.
         .executableTarget(

@@ -37,8 +37,8 @@ public final class LuaVM {
 
     /// Creates a state with the standard libraries, refusing to grow past `memoryLimit` bytes.
     ///
-    /// The VM does not retain `host` (the host usually owns the VM); once the host is gone, host
-    /// functions raise an error.
+    /// The VM does not retain `host` (the host usually owns the VM): the host must call
+    /// ``detach()`` before it goes away.
     public init(memoryLimit: Int, host: LuaHost) throws(LuaError) {
         let box = HostBox(host)
         let scratch = Scratch()
@@ -52,7 +52,14 @@ public final class LuaVM {
     }
 
     deinit {
+        hostBox.detached = true
         tide_vm_close(vm)
+    }
+
+    /// Cuts the VM off from its host: host functions raise from now on. The host calls this
+    /// before it goes away.
+    public func detach() {
+        hostBox.detached = true
     }
 
     /// Bytes currently allocated by the state.
@@ -211,9 +218,11 @@ public enum LuaStop: Sendable, Equatable {
 public func luaMonotonicNow() -> UInt64 { tide_now_ns() }
 
 final class HostBox {
-    /// Weak: the host owns the VM. Lua code that runs while the VM closes (there should be none:
-    /// flows cannot set __gc) finds no host and gets an error instead of a dangling reference.
-    weak var host: LuaHost?
+    /// Not retained: the host owns the VM. The host detaches before it goes away (see
+    /// ``LuaVM/detach()``), so Lua code that would run while the state closes (there should be
+    /// none: flows cannot set __gc) gets an error instead of a dangling reference.
+    unowned(unsafe) let host: LuaHost
+    var detached = false
     var scratch: Scratch!
     init(_ host: LuaHost) { self.host = host }
 }
@@ -262,12 +271,18 @@ private func luaBridgeDispatch(
     let box = Unmanaged<HostBox>.fromOpaque(host!).takeUnretainedValue()
     box.scratch.reset()
     var out = LuaReturn(call: call!, scratch: box.scratch)
-    guard let host = box.host else {
+    if box.detached {
         out.error("the Lua state is closing")
         out.finalize()
         return LuaAction.error.rawValue
     }
-    let action = host.call(fn, LuaFrame(L!, call: call!), resumed: resumed != 0, &out)
+    let action = box.host.call(fn, LuaFrame(L!, call: call!), resumed: resumed != 0, &out)
     out.finalize()
     return action.rawValue
+}
+
+/// Process-wide set-up for hosting many Lua states; call first thing in `main`, before threads
+/// exist: one malloc arena (a thread arena grows its heap by one mprotect per extension).
+public func luaConfigureProcess() {
+    tide_use_single_malloc_arena()
 }

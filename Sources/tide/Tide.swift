@@ -1,6 +1,7 @@
 // Tide.swift: the `tide` command: subcommands, and errors turned into exit codes in one place.
 import ArgumentParser
 import Foundation
+import TideEngine
 
 /// The version of tide.
 let tideVersion = "0.1.0"
@@ -16,6 +17,7 @@ struct Tide: AsyncParsableCommand {
 
     /// Parses, runs, and maps every error to SPEC §6's exit codes: 2 for usage errors.
     static func main() async {
+        RunExecutor.configureProcess()
         InterruptHandler.blockTerminationSignals()
         signal(SIGPIPE, SIG_IGN)  // a closed pipe is an error to handle, not a reason to die
         do {

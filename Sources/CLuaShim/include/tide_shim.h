@@ -95,4 +95,7 @@ int tide_vm_take_stopped(tide_vm *vm);
 /* Marks the run cancelled (any thread): runaway code that cannot yield is stopped with an error. */
 void tide_vm_set_cancelled(tide_vm *vm, int cancelled);
 
+/* Process set-up, first thing in main: see tide_shim.c. */
+void tide_use_single_malloc_arena(void);
+
 #endif

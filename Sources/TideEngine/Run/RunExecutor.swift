@@ -1,10 +1,16 @@
 // RunExecutor.swift: runs a flow: Lua on a dedicated thread, subprocesses as child tasks.
 import Foundation
+import LuaBridge
 import Synchronization
 
 /// Executes runs. Each run gets a thread for its Lua state (runs execute in parallel on all
 /// cores) and a task group that owns its subprocesses; cancelling the calling task cancels the run.
 public enum RunExecutor {
+    /// Process-wide set-up for running flows; call first thing in `main`, before threads exist.
+    public static func configureProcess() {
+        luaConfigureProcess()
+    }
+
     /// Runs `request` to its end and returns the outcome; never throws: failures are outcomes.
     ///
     /// With a ``ManualClock``, time is virtual: whenever no task is ready the clock jumps to the

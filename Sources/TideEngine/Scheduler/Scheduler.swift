@@ -67,6 +67,10 @@ final class Scheduler: LuaHost {
         }
     }
 
+    deinit {
+        vm?.detach()
+    }
+
     // MARK: - Slots
 
     func allocateTask() -> Int32 {
