@@ -133,10 +133,12 @@ extension CancellationTests {
 struct PreemptionTests {
     @Test("a busy task is preempted: a sibling's 50 ms sleep is not delayed past 100 ms by a 300 ms loop")
     func busyLoopDoesNotStarveSleepers() async {
-        // Without preemption the sleeper would wake only after the loop (300 ms). On every run it
-        // must wake while the loop still runs; its lateness is judged on the best of three runs,
-        // so a test machine busy with other tests cannot fail it by descheduling the process.
+        // Without preemption the sleeper can only wake after the loop (300 ms), whatever the
+        // machine does. With it, it wakes during the loop, about 60 ms in. The test suite runs
+        // CPU-bound tests in parallel on two cores, which can starve one attempt, so the claim is
+        // checked on the best of three: one on-time wake-up during the loop proves it.
         var best = Double.infinity
+        var attempts: [String] = []
         for _ in 0..<3 {
             let o = await runFlow(script("""
                 local looping = true
@@ -145,10 +147,11 @@ struct PreemptionTests {
                   function() local t = now() sleep("50ms") return { late = now() - t, during = looping } end)
                 return woke
                 """))
-            #expect(o.value?["during"] == true, "the sleeper only woke after the busy loop: \(o.result ?? o.error ?? "")")
-            best = min(best, number(o.value?["late"]) ?? .infinity)
+            attempts.append(o.result ?? o.error ?? "?")
+            if o.value?["during"] == true { best = min(best, number(o.value?["late"]) ?? .infinity) }
+            if best < 0.1 { break }
         }
-        #expect(best < 0.1, "the sleeper woke after \(best) s at best")
+        #expect(best < 0.1, "no attempt woke on time during the busy loop: \(attempts)")
     }
 
     @Test("an infinite loop is ended by the flow's timeout")
