@@ -26,7 +26,8 @@ struct tide_vm {
     /* Why runaway code must stop: past `deadline` (0 = none), or cancelled. */
     _Atomic uint64_t deadline;
     _Atomic int cancelled;
-    _Atomic int stopped;             /* what the hook raised: TIDE_STOP_* */
+    _Atomic int stopped;             /* what the hook raised: TIDE_STOP_* bits */
+    int preempt_pending;             /* the hook fired where it could not yield: yield when possible */
     uint64_t signalled_at;           /* watchdog only: when it last interrupted this VM */
     char deadline_message[160];
     int preempted;                   /* the last yield came from the hook */
@@ -209,6 +210,16 @@ static int tide_spawn_trampoline(lua_State *L) {
 
 /* ---------------------------------------------------------------- preemption */
 
+/* Whether running code must stop now (cancelled, or past the deadline); not while closing. */
+static int tide_must_stop(tide_vm *vm) {
+    if (vm->closing)
+        return 0;
+    if (atomic_load(&vm->cancelled))
+        return 1;
+    uint64_t deadline = atomic_load(&vm->deadline);
+    return deadline != 0 && tide_now_ns() >= deadline;
+}
+
 /* Raises an engine-style error table {code = code, message = message}; on the main thread (a
  * script's top level being loaded) a plain message, which load errors report as text. */
 static int tide_raise_stop(lua_State *L, const char *code, const char *message) {
@@ -232,22 +243,25 @@ static void tide_hook(lua_State *L, lua_Debug *ar) {
     lua_sethook(L, NULL, 0, 0);  /* one-shot: the watchdog arms it again if needed */
     if (tide_thread_id(L) != 0 && !vm->closing && lua_isyieldable(L)) {
         vm->preempted = 1;
+        vm->preempt_pending = 0;
         lua_yield(L, 0);
         return;
     }
     /* Cannot yield here (a C boundary, a user coroutine, a script's top level): stop the code
      * with an error when it must stop, and keep raising until it can be stopped. */
     if (atomic_load(&vm->cancelled) && !vm->closing) {
-        atomic_store(&vm->stopped, TIDE_STOP_CANCELLED);
+        atomic_fetch_or(&vm->stopped, TIDE_STOP_CANCELLED);
         lua_sethook(L, tide_hook, LUA_MASKCOUNT, 1000);
         tide_raise_stop(L, "cancelled", "run cancelled");
     }
     uint64_t deadline = atomic_load(&vm->deadline);
     if (deadline != 0 && tide_now_ns() >= deadline) {
-        atomic_store(&vm->stopped, TIDE_STOP_DEADLINE);
+        atomic_fetch_or(&vm->stopped, vm->closing ? TIDE_STOP_CLOSE : TIDE_STOP_DEADLINE);
         lua_sethook(L, tide_hook, LUA_MASKCOUNT, 1000);
         tide_raise_stop(L, "timeout", vm->closing ? "a <close> handler ran past its deadline" : vm->deadline_message);
     }
+    /* a preemption that could not yield here happens as soon as the task runs again */
+    vm->preempt_pending = 1;
 }
 
 /* Runs on the run thread (delivered by pthread_kill): arms the hook there, as lua.c does from
@@ -295,7 +309,7 @@ void tide_vm_set_deadline(tide_vm *vm, uint64_t deadline_ns, const char *message
     atomic_store(&vm->deadline, deadline_ns);
 }
 
-int tide_vm_take_stopped(tide_vm *vm) { return atomic_exchange(&vm->stopped, TIDE_STOP_NONE); }
+int tide_vm_take_stopped(tide_vm *vm) { return atomic_exchange(&vm->stopped, 0); }
 
 void tide_vm_set_cancelled(tide_vm *vm, int cancelled) { atomic_store(&vm->cancelled, cancelled); }
 
@@ -376,6 +390,8 @@ static int tide_auxresume(lua_State *L, lua_State *co, int narg) {
     tide_enter(vm, co, &prev, &since, 0);
     status = lua_resume(co, L, narg, &nres);
     tide_leave(vm, co, prev, since, 0);
+    if (vm->preempt_pending || tide_must_stop(vm))
+        lua_sethook(L, tide_hook, LUA_MASKCOUNT, 1);  /* the resumer yields or stops next */
     if (status == LUA_OK || status == LUA_YIELD) {
         if (!lua_checkstack(L, nres + 1)) {
             lua_pop(co, nres);
@@ -393,6 +409,10 @@ static int tide_co_resume(lua_State *L) {
     lua_State *co = lua_tothread(L, 1);
     luaL_argexpected(L, co, 1, "coroutine");
     int r = tide_auxresume(L, co, lua_gettop(L) - 1);
+    tide_vm *vm;
+    lua_getallocf(L, (void **)&vm);
+    if (r < 0 && tide_must_stop(vm))
+        return lua_error(L);  /* a stop is not the coroutine's to swallow */
     if (r < 0) {
         lua_pushboolean(L, 0);
         lua_insert(L, -2);
@@ -409,7 +429,13 @@ static int tide_co_auxwrap(lua_State *L) {
     if (r < 0) {
         int stat = lua_status(co);
         if (stat != LUA_OK && stat != LUA_YIELD) {
+            tide_vm *vm;
+            lua_State *prev;
+            uint64_t since;
+            lua_getallocf(L, (void **)&vm);
+            tide_enter(vm, co, &prev, &since, 0);  /* its __close handlers run where the watchdog sees them */
             stat = lua_resetthread(co);
+            tide_leave(vm, co, prev, since, 0);
             lua_xmove(co, L, 1);
         }
         if (stat != LUA_ERRMEM && lua_type(L, -1) == LUA_TSTRING) {
@@ -427,10 +453,51 @@ static int tide_co_close(lua_State *L) {
     luaL_argexpected(L, co, 1, "coroutine");
     if (tide_thread_id(co) != 0)
         return luaL_error(L, "cannot close a tide task with coroutine.close (cancel it through its group)");
+    tide_vm *vm;
+    lua_State *prev;
+    uint64_t since;
+    lua_getallocf(L, (void **)&vm);
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, 1);
-    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    tide_enter(vm, co, &prev, &since, 0);  /* its __close handlers run where the watchdog sees them */
+    int status = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
+    tide_leave(vm, co, prev, since, 0);
+    if (status != LUA_OK)
+        return lua_error(L);
     return lua_gettop(L);
+}
+
+/* pcall and xpcall from lbaselib.c, except that a stop (cancelled, or past the deadline) is not
+ * theirs to catch: user code looping around pcall could otherwise outlive its run. */
+static int tide_finishpcall(lua_State *L, int status, lua_KContext extra) {
+    if (status != LUA_OK && status != LUA_YIELD) {
+        tide_vm *vm;
+        lua_getallocf(L, (void **)&vm);
+        if (tide_must_stop(vm))
+            return lua_error(L);
+        lua_pushboolean(L, 0);
+        lua_pushvalue(L, -2);
+        return 2;
+    }
+    return lua_gettop(L) - (int)extra;
+}
+
+static int tide_pcall(lua_State *L) {
+    luaL_checkany(L, 1);
+    lua_pushboolean(L, 1);
+    lua_insert(L, 1);
+    int status = lua_pcallk(L, lua_gettop(L) - 2, LUA_MULTRET, 0, 0, tide_finishpcall);
+    return tide_finishpcall(L, status, 0);
+}
+
+static int tide_xpcall(lua_State *L) {
+    int n = lua_gettop(L);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    lua_pushboolean(L, 1);
+    lua_pushvalue(L, 1);
+    lua_rotate(L, 3, 2);
+    int status = lua_pcallk(L, n - 2, LUA_MULTRET, 2, 2, tide_finishpcall);
+    return tide_finishpcall(L, status, 2);
 }
 
 static int tide_co_wrap(lua_State *L) {
@@ -455,6 +522,10 @@ static int tide_open(lua_State *L) {
     lua_pushcclosure(L, tide_co_close, 1);
     lua_setfield(L, -2, "close");
     lua_pop(L, 1);
+    lua_pushcfunction(L, tide_pcall);
+    lua_setglobal(L, "pcall");
+    lua_pushcfunction(L, tide_xpcall);
+    lua_setglobal(L, "xpcall");
     return 0;
 }
 

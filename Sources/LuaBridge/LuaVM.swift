@@ -193,13 +193,10 @@ public struct LuaPreemption: @unchecked Sendable, Hashable {
         tide_vm_set_deadline(vm, nanoseconds, message)
     }
 
-    /// What the hook stopped since the last call: runaway code past the deadline, or cancelled.
+    /// What the hook stopped since the last call: code past the deadline, cancelled code, or a
+    /// `<close>` handler past its budget.
     public func takeStopped() -> LuaStop {
-        switch tide_vm_take_stopped(vm) {
-        case Int32(TIDE_STOP_DEADLINE): .deadline
-        case Int32(TIDE_STOP_CANCELLED): .cancelled
-        default: .none
-        }
+        LuaStop(rawValue: tide_vm_take_stopped(vm))
     }
 
     /// Marks the VM's run cancelled (or not): code that cannot yield is then stopped with an error
@@ -210,8 +207,15 @@ public struct LuaPreemption: @unchecked Sendable, Hashable {
 }
 
 /// Why the hook stopped code that could not yield.
-public enum LuaStop: Sendable, Equatable {
-    case none, deadline, cancelled
+public struct LuaStop: OptionSet, Sendable {
+    public let rawValue: Int32
+    public init(rawValue: Int32) { self.rawValue = rawValue }
+    /// Past the phase's deadline.
+    public static let deadline = LuaStop(rawValue: Int32(TIDE_STOP_DEADLINE))
+    /// The run was cancelled.
+    public static let cancelled = LuaStop(rawValue: Int32(TIDE_STOP_CANCELLED))
+    /// A `<close>` handler ran past its budget.
+    public static let close = LuaStop(rawValue: Int32(TIDE_STOP_CLOSE))
 }
 
 /// The monotonic clock used by the shim, in nanoseconds.

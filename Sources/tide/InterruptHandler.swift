@@ -6,9 +6,9 @@ import TideEngine
 /// Turns the first SIGINT/SIGTERM into cancellation of one piece of async work (which still
 /// returns its result, e.g. a cancelled run); the next one exits with status 130.
 ///
-/// The signals are blocked in every thread (``blockTerminationSignals()`` runs first thing in
-/// `main`), so they stay pending until Dispatch's signal sources collect them: no thread can
-/// receive and drop one.
+/// The signals are blocked first thing in `main`, so threads made later (a run's thread, the
+/// watchdog) inherit the mask and can neither die of nor drop one; libdispatch forwards them
+/// from its own process-wide handler to the signal sources.
 struct InterruptHandler: Sendable {
     let onFirst: @Sendable () -> Void
 

@@ -5,7 +5,7 @@ import Testing
 @Suite("interrupting tide exec")
 struct InterruptTests {
     /// Starts `tide exec file`, waits until `ready` holds, then sends the signals with a pause.
-    private func interrupt(_ source: String, signals: [Int32], ready: @escaping (String) -> Bool) async throws -> (status: Int32, output: String) {
+    fileprivate func interrupt(_ source: String, signals: [Int32], ready: @escaping (String) -> Bool) async throws -> (status: Int32, output: String) {
         try await withScratchDirectory { dir in try await run(source, in: dir, signals: signals, ready: ready) }
     }
 
@@ -72,6 +72,19 @@ struct InterruptTests {
             """, signals: [SIGINT, SIGINT], ready: { $0.contains("started") })
         #expect(r.status == 130)
         #expect(!processRunning("sleep \(marker)"))
+    }
+}
+
+
+extension InterruptTests {
+    @Test("a second signal during a command's teardown leaves no process behind")
+    func secondInterruptDuringTeardown() async throws {
+        let marker = "37.\(Int.random(in: 100_000...999_999))"
+        let r = try await interrupt("""
+            flow { name = "f", run = function() log("started") sh("trap '' TERM; sleep \(marker)") end }
+            """, signals: [SIGINT, SIGINT], ready: { $0.contains("started") })
+        #expect(r.status == 130)
+        #expect(!processRunning("sleep \(marker)"), "a command that ignored SIGTERM outlived tide")
     }
 }
 

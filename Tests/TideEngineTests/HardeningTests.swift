@@ -101,15 +101,15 @@ struct HardeningTests {
         #expect(gone != nil, "a child that ignored SIGTERM outlived the run")
     }
 
-    @Test("the hook's stop errors are tables with code; a run that catches one still timed out")
-    func stopErrorsHaveCodes() async {
+    @Test("a stop is not user code's to catch: pcall re-raises it and the run times out")
+    func stopErrorsPassThroughPcall() async {
         let events = EventLog()
         let o = await runFlow(script("""
             local ok, e = pcall(table.sort, { 3, 2, 1 }, function() while true do end end)
             log("caught " .. tostring(type(e) == "table" and e.code or e))
             return "returned anyway"
             """, options: #"timeout = "300ms","#), observer: events)
-        #expect(events.logLines.contains("caught timeout"))
+        #expect(!events.logLines.contains { $0.hasPrefix("caught") })
         #expect(o.status == .failed && o.errorCode == "timeout")
     }
 
@@ -122,5 +122,105 @@ struct HardeningTests {
             """))
         #expect(o.value == "timeout")
         #expect(Date().timeIntervalSince(start) < 4, "the deadline did not fire")
+    }
+}
+
+@Suite("stops user code cannot escape")
+struct StopTests {
+    @Test("pcall cannot swallow a timeout: a loop around pcall still ends at the flow's timeout")
+    func pcallLoop() async {
+        let o = await runFlow(script("""
+            while true do pcall(table.sort, { 3, 2, 1 }, function() while true do end end) end
+            """, options: #"timeout = "300ms","#))
+        #expect(o.status == .failed && o.errorCode == "timeout")
+    }
+
+    @Test("coroutine.resume cannot swallow a timeout either")
+    func resumeLoop() async {
+        let o = await runFlow(script("""
+            while true do coroutine.resume(coroutine.create(function() while true do end end)) end
+            """, options: #"timeout = "300ms","#))
+        #expect(o.status == .failed && o.errorCode == "timeout")
+    }
+
+    @Test("a script's top level that catches the stop is still stopped at the load limit")
+    func loadLoop() async {
+        let o = await runFlow("flow { name = 't', run = function() end }\nwhile true do pcall(function() while true do end end) end\n")
+        #expect(o.status == .failed && o.errorCode == "load" && o.errorMessage.contains("loading took longer than 2 s"))
+    }
+
+    @Test("a <close> handler looping in coroutine.close is stopped by the timeout")
+    func coroutineCloseLoop() async {
+        let o = await runFlow(script("""
+            local co = coroutine.create(function()
+              local g <close> = setmetatable({}, { __close = function() while true do end end })
+              coroutine.yield()
+            end)
+            coroutine.resume(co)
+            coroutine.close(co)
+            """, options: #"timeout = "300ms","#))
+        #expect(o.status == .failed && o.errorCode == "timeout")
+    }
+
+    @Test("a task looping on a user-coroutine generator is still preempted")
+    func generatorPreempted() async {
+        var best = Double.infinity
+        for _ in 0..<3 {
+            let o = await runFlow(script("""
+                local looping = true
+                local _, woke = parallel(
+                  function()
+                    local gen = coroutine.wrap(function() while true do coroutine.yield(1) end end)
+                    local t = now() while now() - t < 0.3 do gen() end looping = false
+                  end,
+                  function() local t = now() sleep("50ms") return { late = now() - t, during = looping } end)
+                return woke
+                """))
+            if o.value?["during"] == true { best = min(best, number(o.value?["late"]) ?? .infinity) }
+            if best < 0.1 { break }
+        }
+        #expect(best < 0.1, "the sleeper never woke on time while its sibling looped on a generator")
+    }
+
+    @Test("after a run timeout, <close> handlers still get their budget")
+    func closeBudgetAfterTimeout() async {
+        let events = EventLog()
+        let o = await runFlow(script("""
+            local g <close> = setmetatable({}, { __close = function() local t = now() while now() - t < 0.1 do end log("closed in time") end })
+            sleep(10)
+            """, options: #"timeout = "300ms","#), observer: events)
+        #expect(o.status == .failed && o.errorCode == "timeout")
+        #expect(events.logLines.contains("closed in time"))
+    }
+
+    @Test("a run that catches an overrun <close> budget and returns is not reported as timed out")
+    func closeBudgetIsNotTheRunsTimeout() async {
+        let o = await runFlow(script("""
+            pcall(parallel, {
+              function() error("fail fast", 0) end,
+              function() local g <close> = setmetatable({}, { __close = function() while true do end end }) sleep(10) end })
+            return "fine"
+            """))
+        #expect(o.value == "fine")
+    }
+}
+
+@Suite("cancelling during cleanup")
+struct CleanupCancelTests {
+    @Test("one cancel during the cleanup of a run that failed on its own lets the compensations finish")
+    func oneCancelKeepsCleanup() async {
+        let events = EventLog()
+        let task = Task {
+            await runFlow(script("""
+                step("reserve", function() end, { compensate = function() log("undoing") sleep(0.5) log("undone") end })
+                error("boom", 0)
+                """), observer: events)
+        }
+        #expect(await waitUntil(seconds: 5) { events.logLines.contains("undoing") } != nil)
+        task.cancel()
+        let o = await task.value
+        #expect(events.logLines.contains("undone"))
+        #expect(o.steps.first { $0.name == "compensate reserve" }?.status == .succeeded)
+        #expect(o.status == .failed && o.errorMessage == "boom")
     }
 }

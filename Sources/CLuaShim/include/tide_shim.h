@@ -82,8 +82,9 @@ int tide_close(tide_vm *vm, lua_State *co);
 int64_t tide_thread_id(lua_State *L);
 void tide_set_thread_id(lua_State *L, int64_t id);
 
-/* What the hook stopped, for the host: TIDE_STOP_NONE, _DEADLINE or _CANCELLED. */
-enum { TIDE_STOP_NONE = 0, TIDE_STOP_DEADLINE = 1, TIDE_STOP_CANCELLED = 2 };
+/* What the hook stopped, for the host (bits): past the phase's deadline, cancelled, or a
+ * <close> handler past its budget. */
+enum { TIDE_STOP_NONE = 0, TIDE_STOP_DEADLINE = 1, TIDE_STOP_CANCELLED = 2, TIDE_STOP_CLOSE = 4 };
 
 /* Preemption and runaway code. tide_vm_preempt (watchdog thread) signals the run thread, whose
  * handler arms a one-shot count hook: no thread ever touches another thread's lua_State. */

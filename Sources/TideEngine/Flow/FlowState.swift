@@ -48,6 +48,10 @@ extension Scheduler {
         } catch {
             throw EngineError(.load, error.code == .memory ? "\(script.path): not enough memory while loading (limit \(vm.memoryLimit >> 20) MiB)" : error.message)
         }
+        if vm.preemption.takeStopped().contains(.deadline) {
+            // the top level caught the stop and went on: it still ran past the load limit
+            throw EngineError(.load, "\(script.path): loading took longer than \(limitText) (an endless loop at the top level?)")
+        }
         let json: String
         do {
             try vm.call("__tide_describe", argument: script.baseName, results: 1)

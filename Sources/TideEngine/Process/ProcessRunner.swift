@@ -59,16 +59,12 @@ enum ProcessRunner {
                     output: .sequence, error: .sequence
                 ) { execution in
                     started(execution.processIdentifier.value)
-                    return try await tracked(execution.processIdentifier.value) {
-                        try await capture(execution.standardOutput, execution.standardError, request, observer)
-                    }
+                    return try await capture(execution.standardOutput, execution.standardError, request, observer)
                 }
             } else {
                 outcome = try await Subprocess.run(configuration, input: .none, output: .sequence, error: .sequence) { execution in
                     started(execution.processIdentifier.value)
-                    return try await tracked(execution.processIdentifier.value) {
-                        try await capture(execution.standardOutput, execution.standardError, request, observer)
-                    }
+                    return try await capture(execution.standardOutput, execution.standardError, request, observer)
                 }
             }
             let status: Int32
@@ -121,13 +117,6 @@ enum ProcessRunner {
     struct ProcessInputError: Error, CustomStringConvertible {
         var message: String
         var description: String { message }
-    }
-
-    /// Registers the process group (its leader's pid) while `body` runs.
-    private static func tracked<T>(_ pid: pid_t, _ body: () async throws -> T) async throws -> T {
-        LiveProcesses.started(pid)
-        defer { LiveProcesses.finished(pid) }
-        return try await body()
     }
 
     struct Captured: Sendable {

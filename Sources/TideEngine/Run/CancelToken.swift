@@ -5,27 +5,32 @@ import Synchronization
 final class CancelToken: Sendable {
     private enum State {
         case pending(CheckedContinuation<Void, Never>?)
-        case fired
+        case fired(cancelled: Bool)
     }
 
     private let state = Mutex<State>(.pending(nil))
-    private let cancelled = Mutex(false)
 
-    /// Whether the token was fired by a cancellation (not by the work finishing).
-    var wasCancelled: Bool { cancelled.withLock { $0 } }
-
-    /// Fires the token for a cancellation.
-    func cancel() {
-        cancelled.withLock { $0 = true }
-        fire()
+    /// Whether the token was fired by a cancellation that came before the work's own end.
+    var wasCancelled: Bool {
+        state.withLock { if case .fired(let cancelled) = $0 { return cancelled } else { return false } }
     }
 
-    /// Fires the token (cancel or finish, the same to the waiter).
-    func fire() {
+    /// Whether the token has fired (either way).
+    var hasFired: Bool {
+        state.withLock { if case .fired = $0 { return true } else { return false } }
+    }
+
+    /// Fires the token for a cancellation; a no-op once the work has finished.
+    func cancel() { transition(cancelled: true) }
+
+    /// Fires the token because the work finished; a no-op once cancelled.
+    func fire() { transition(cancelled: false) }
+
+    private func transition(cancelled: Bool) {
         let waiter: CheckedContinuation<Void, Never>? = state.withLock { state in
-            defer { state = .fired }
-            if case .pending(let c) = state { return c }
-            return nil
+            guard case .pending(let c) = state else { return nil }
+            state = .fired(cancelled: cancelled)
+            return c
         }
         waiter?.resume()
     }

@@ -5,7 +5,8 @@ import LuaBridge
 /// A message for a run's thread.
 enum RunMessage: Sendable {
     case processFinished(id: Int, result: ProcessResult)
-    case cancel(reason: String)
+    /// The `count`th cancel request of the run.
+    case cancel(reason: String, count: Int)
 }
 
 /// A queue the run thread sleeps on until a message arrives or its next timer is due.
@@ -14,7 +15,9 @@ final class Mailbox: @unchecked Sendable {
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var messages: [RunMessage] = []
     private var vm: LuaPreemption?
-    private var cancelled = false
+    private var cancels = 0
+    /// How many cancels in all flag the VM (stop code that cannot yield).
+    private var flagAt = 1
 
     init() {
         pthread_mutex_init(mutex, nil)
@@ -36,17 +39,33 @@ final class Mailbox: @unchecked Sendable {
     func attach(_ vm: LuaPreemption?) {
         pthread_mutex_lock(mutex)
         self.vm = vm
-        if cancelled { vm?.setCancelled(true) }
+        vm?.setCancelled(cancels >= flagAt)
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// Enters cleanup: from now on cancel number `cancels + extraCancels` stops it. Returns that
+    /// number. The VM flag is cleared or set in the same step, so no cancel falls between.
+    func beginCleanup(extraCancels: Int) -> Int {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        flagAt = cancels + extraCancels
+        vm?.setCancelled(cancels >= flagAt)
+        return flagAt
+    }
+
+    /// Requests cancellation (any thread).
+    func cancel(reason: String) {
+        pthread_mutex_lock(mutex)
+        cancels += 1
+        if cancels >= flagAt { vm?.setCancelled(true) }
+        messages.append(.cancel(reason: reason, count: cancels))
+        pthread_cond_signal(condition)
         pthread_mutex_unlock(mutex)
     }
 
     /// Posts a message (any thread).
     func post(_ message: RunMessage) {
         pthread_mutex_lock(mutex)
-        if case .cancel = message {
-            cancelled = true
-            vm?.setCancelled(true)
-        }
         messages.append(message)
         pthread_cond_signal(condition)
         pthread_mutex_unlock(mutex)

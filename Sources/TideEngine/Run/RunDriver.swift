@@ -13,6 +13,8 @@ final class RunDriver {
     /// Jump the clock to the next deadline instead of waiting (tests, with a ManualClock).
     let virtualTime: Bool
     private var cancelReason: String?
+    /// In cleanup: how many cancels in all stop it (nil during the run itself).
+    private var cleanupStopsAt: Int?
 
     init(request: RunRequest, limits: EngineLimits, observer: RunObserver, mailbox: Mailbox, launcher: AsyncLauncher,
          clock: EngineClock, virtualTime: Bool) {
@@ -58,7 +60,6 @@ final class RunDriver {
         if let memory = definition.memory { scheduler.vm.memoryLimit = memory }
         let memoryLimit = scheduler.vm.memoryLimit
         Watchdog.shared.register(scheduler.vm.preemption)
-        mailbox.attach(scheduler.vm.preemption)
         defer {
             mailbox.attach(nil)
             Watchdog.shared.unregister(scheduler.vm.preemption)
@@ -70,6 +71,7 @@ final class RunDriver {
         } catch {
             return failed("internal", error.message)
         }
+        mailbox.attach(scheduler.vm.preemption)  // after the start: a cancel is for the run's code
         if let timeout = definition.timeout {
             scheduler.setDeadline(clock.now() &+ nanoseconds(timeout), message: "run timed out after \(formatSeconds(timeout))")
         }
@@ -82,9 +84,9 @@ final class RunDriver {
         // returned: it was past its deadline.
         let stopped = scheduler.vm.preemption.takeStopped()
         if scheduler.outcome != .cancelled {
-            if stopped == .deadline {
+            if stopped.contains(.deadline) {
                 scheduler.markTimedOut()
-            } else if stopped == .cancelled || (cancelReason != nil && !isSuccess(scheduler.outcome)) {
+            } else if stopped.contains(.cancelled) || (cancelReason != nil && !isSuccess(scheduler.outcome)) {
                 scheduler.markCancelled()
             }
         }
@@ -113,7 +115,9 @@ final class RunDriver {
         // Phase 2: compensations and on_failure, when the run did not succeed.
         if outcome.status != .succeeded {
             let window = definition.timeout ?? limits.cleanupTime
-            scheduler.vm.preemption.setCancelled(false)  // a second cancel sets it again
+            // Cleanup runs through a cancel: a run cancelled in phase 1 stops its cleanup at the
+            // next cancel; a run that failed on its own, only at the second one (Ctrl-C twice).
+            cleanupStopsAt = mailbox.beginCleanup(extraCancels: outcome.status == .cancelled ? 1 : 2)
             scheduler.resetPhase()
             scheduler.setDeadline(clock.now() &+ nanoseconds(window), message: "cleanup timed out after \(formatSeconds(window))")
             let argument = #"{"reason":\#(jsonString(cleanupReason))\#(cleanupMessage.map { #","message":\#(jsonString($0))"# } ?? "")}"#
@@ -154,8 +158,9 @@ final class RunDriver {
             case .processFinished(let id, let result):
                 launcher.finished(id: id)
                 scheduler.processFinished(id: id, result: result)
-            case .cancel(let reason):
+            case .cancel(let reason, let count):
                 cancelReason = cancelReason ?? reason
+                if let stopsAt = cleanupStopsAt, count < stopsAt { continue }  // cleanup goes on
                 scheduler.cancelTopLevel()
             }
         }

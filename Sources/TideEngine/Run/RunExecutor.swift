@@ -28,7 +28,7 @@ public enum RunExecutor {
         return await withTaskCancellationHandler {
             await run.value
         } onCancel: {
-            mailbox.post(.cancel(reason: cancellationReason))
+            mailbox.cancel(reason: cancellationReason)
         }
     }
 
@@ -58,9 +58,13 @@ public enum RunExecutor {
     /// Runs one subprocess until it exits or its token fires (then cancels it: the process group
     /// gets SIGTERM, and SIGKILL after 2 s).
     private static func perform(_ job: ProcessJob, mailbox: Mailbox, observer: RunObserver) async {
+        guard !job.token.hasFired else { return }  // cancelled before it started: never spawn it
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
-                let result = await ProcessRunner.run(job.request, observer: observer) { job.group.set($0) }
+                let result = await ProcessRunner.run(job.request, observer: observer) { pid in
+                    job.group.set(pid)
+                    LiveProcesses.started(pid)  // listed until its group is gone (see below)
+                }
                 mailbox.post(.processFinished(id: job.id, result: result))
                 job.token.fire()
             }
@@ -68,7 +72,11 @@ public enum RunExecutor {
             await group.next()
             group.cancelAll()
         }
-        if job.token.wasCancelled { await terminateGroup(job.group.value) }
+        let pgid = job.group.value
+        // Only a cancel that won against the process's own end sweeps: the group is then still
+        // tide's (its leader was running when cancelled).
+        if job.token.wasCancelled { await terminateGroup(pgid) }
+        if pgid > 0 { LiveProcesses.finished(pgid) }
     }
 
     /// After a cancelled command's leader is gone, what is left of its process group (children

@@ -394,8 +394,10 @@ final class Scheduler: LuaHost {
     /// coroutine's error value (or a close handler's newer one) stays on its stack top.
     @discardableResult
     private func closeThread(_ thread: LuaThread, keepingError: Bool) -> Bool {
-        let budgetDeadline = clock.now() &+ closeBudget
-        let deadline = runDeadline == 0 ? budgetDeadline : min(runDeadline, budgetDeadline)
+        let now = clock.now()
+        let budgetDeadline = now &+ closeBudget
+        // Within the run's deadline when it is ahead; past it (the run timed out), the full budget.
+        let deadline = runDeadline > now ? min(runDeadline, budgetDeadline) : budgetDeadline
         vm.preemption.setDeadline(realDeadline(deadline), message: "a <close> handler ran past its deadline")
         let status = vm.close(thread)
         vm.preemption.setDeadline(realDeadline(runDeadline), message: runDeadlineMessage)
