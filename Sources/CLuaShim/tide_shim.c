@@ -30,7 +30,6 @@ struct tide_vm {
     int preempt_pending;             /* the hook fired where it could not yield: yield when possible */
     uint64_t signalled_at;           /* watchdog only: when it last interrupted this VM */
     char deadline_message[160];
-    int preempted;                   /* the last yield came from the hook */
 };
 
 /* initial-exec: the shim is linked into the executable, so no __tls_get_addr on the hot path */
@@ -242,7 +241,6 @@ static void tide_hook(lua_State *L, lua_Debug *ar) {
     lua_getallocf(L, (void **)&vm);
     lua_sethook(L, NULL, 0, 0);  /* one-shot: the watchdog arms it again if needed */
     if (tide_thread_id(L) != 0 && !vm->closing && lua_isyieldable(L)) {
-        vm->preempted = 1;
         vm->preempt_pending = 0;
         lua_yield(L, 0);
         return;
@@ -313,11 +311,6 @@ int tide_vm_take_stopped(tide_vm *vm) { return atomic_exchange(&vm->stopped, 0);
 
 void tide_vm_set_cancelled(tide_vm *vm, int cancelled) { atomic_store(&vm->cancelled, cancelled); }
 
-int tide_vm_take_preempted(tide_vm *vm) {
-    int p = vm->preempted;
-    vm->preempted = 0;
-    return p;
-}
 
 static __attribute__((tls_model("initial-exec"))) _Thread_local int tide_signal_unblocked;
 
@@ -354,7 +347,6 @@ int tide_resume(tide_vm *vm, lua_State *co, int nargs, int *nres) {
     lua_State *prev;
     uint64_t since;
     tide_enter(vm, co, &prev, &since, 0);
-    vm->preempted = 0;
     int status = lua_resume(co, vm->L, nargs, nres);
     tide_leave(vm, co, prev, since, 0);
     return status;

@@ -41,20 +41,8 @@ public struct LuaThread: Hashable, @unchecked Sendable {
     /// Truthiness of the value at `index`.
     public func bool(at index: Int32) -> Bool { lua_toboolean(L, index) != 0 }
 
-    /// Pushes an integer (never allocates; the caller ensured stack space).
-    public func push(_ value: Int64) { lua_pushinteger(L, value) }
-
-    /// Pushes a boolean (never allocates).
-    public func push(_ value: Bool) { lua_pushboolean(L, value ? 1 : 0) }
-
-    /// Pushes nil (never allocates).
+    /// Pushes nil (never allocates; a stack always has room for one value after a resume).
     public func pushNil() { lua_pushnil(L) }
-
-    /// Makes room for `n` more values; false when the stack cannot grow (never raises).
-    public func reserve(_ n: Int32) -> Bool { lua_checkstack(L, n) != 0 }
-
-    /// Moves the top `n` values of this thread onto `other` (never allocates).
-    public func move(_ n: Int32, to other: LuaThread) { lua_xmove(L, other.L, n) }
 
     /// A short text for the value at `index` without calling metamethods (for error reports).
     public func describe(at index: Int32) -> String {

@@ -118,8 +118,7 @@ public final class LuaVM {
     public func resume(_ thread: LuaThread, arguments: Int32 = 0) -> LuaResume {
         var nres: Int32 = 0
         let status = tide_resume(vm, thread.L, arguments, &nres)
-        let preempted = status == LUA_YIELD && tide_vm_take_preempted(vm) != 0
-        return LuaResume(status: LuaStatus(status), results: nres, preempted: preempted)
+        return LuaResume(status: LuaStatus(status), results: nres)
     }
 
     /// Closes a suspended or dead coroutine: its pending `<close>` variables run now.
@@ -153,8 +152,6 @@ public struct LuaResume: Equatable, Sendable {
     public var status: LuaStatus
     /// How many values the coroutine returned or yielded (on its stack).
     public var results: Int32
-    /// The yield came from the preemption hook, not from a host function.
-    public var preempted: Bool
 }
 
 /// The status codes of `lua_resume` and protected calls.

@@ -6,10 +6,6 @@ public struct EngineError: Error, Equatable, CustomStringConvertible, Sendable {
     public enum Code: String, Sendable {
         /// The script failed to load (syntax error, error at top level, invalid flow definition).
         case load
-        /// No flow of that name in the script.
-        case flowNotFound = "flow_not_found"
-        /// Invalid input from the user (payload, options).
-        case invalidInput = "invalid_input"
         /// A bug or an environment failure inside tide.
         case `internal`
     }

@@ -91,7 +91,6 @@ enum { TIDE_STOP_NONE = 0, TIDE_STOP_DEADLINE = 1, TIDE_STOP_CANCELLED = 2, TIDE
 int tide_vm_preempt(tide_vm *vm, uint64_t now_ns, uint64_t slice_ns);
 void tide_vm_set_deadline(tide_vm *vm, uint64_t deadline_ns, const char *message);
 uint64_t tide_now_ns(void);
-int tide_vm_take_preempted(tide_vm *vm);
 int tide_vm_take_stopped(tide_vm *vm);
 /* Marks the run cancelled (any thread): runaway code that cannot yield is stopped with an error. */
 void tide_vm_set_cancelled(tide_vm *vm, int cancelled);

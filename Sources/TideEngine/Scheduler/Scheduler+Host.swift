@@ -11,7 +11,7 @@ extension Scheduler {
         }
         let slot = runningSlot(id: frame.threadID)
         if host.waits {
-            guard let slot else {
+            guard slot != nil else {
                 out.error(outsideTaskMessage(host, frame))
                 return .error
             }
@@ -19,7 +19,6 @@ extension Scheduler {
                 out.error("\(host.userName) cannot wait here: Lua cannot yield inside a table.sort comparator, a string.gsub callback, a metamethod called from C, or the body of a module being required")
                 return .error
             }
-            _ = slot
         }
         switch host {
         case .spawn: return spawn(frame, slot, &out)

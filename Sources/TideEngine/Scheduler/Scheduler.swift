@@ -110,7 +110,6 @@ final class Scheduler: LuaHost {
 
     func makeReady(_ slot: Int32, _ wake: TaskWake) {
         tasks[Int(slot)].state = .ready
-        tasks[Int(slot)].wake = wake
         // A group owner woken by a completion keeps its deadline entry: its next wait on the same
         // group reuses it (the entry can only have been dropped once that deadline has passed).
         if wake != .completion { tasks[Int(slot)].timerToken = 0 }

@@ -35,7 +35,6 @@ struct TaskRecord {
     var generation: UInt32 = 0
     var state: TaskState = .free
     var wait: TaskWait = .none
-    var wake: TaskWake = .none
     /// The sequence number of the task's live timer entry (0: none); older entries are stale.
     var timerToken: UInt64 = 0
     /// Values pushed on the stack for the first resume.
