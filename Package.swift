@@ -18,6 +18,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // The system Lua 5.4 (Debian: liblua5.4-dev).
@@ -36,27 +40,50 @@ let package = Package(
             dependencies: ["CLua", "CLuaShim"],
             swiftSettings: releaseSpeed
         ),
+        // The control protocol's messages and the shapes of runs, steps and logs (no Lua).
+        .target(name: "TideProtocol"),
         // Scheduler, tasks, primitives, steps, subprocesses and the Lua API of flows.
         .target(
             name: "TideEngine",
             dependencies: [
                 "LuaBridge",
+                "TideProtocol",
                 "TideLua",
                 .product(name: "Collections", package: "swift-collections"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
             ],
             swiftSettings: releaseSpeed
         ),
-        // The executable: argument parsing, composition root, output.
+        // Run history, logs and the key-value store, behind a protocol (SQLite through GRDB).
+        .target(
+            name: "TideStore",
+            dependencies: ["TideProtocol", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        // The daemon's services: watcher and reload, run queue, control server.
+        .target(
+            name: "TideDaemon",
+            dependencies: [
+                "TideEngine", "TideStore", "TideProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The executable: argument parsing, composition root, client commands, output.
         .executableTarget(
             name: "tide",
             dependencies: [
-                "TideEngine",
+                "TideEngine", "TideDaemon", "TideProtocol",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "LuaBridgeTests", dependencies: ["LuaBridge"]),
         .testTarget(name: "TideEngineTests", dependencies: ["TideEngine"]),
+        .testTarget(name: "TideStoreTests", dependencies: ["TideStore"]),
+        .testTarget(name: "TideDaemonTests", dependencies: ["TideDaemon"]),
         .testTarget(name: "TideCLITests", dependencies: [.target(name: "tide")]),
     ],
     swiftLanguageModes: [.v6]

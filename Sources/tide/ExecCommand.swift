@@ -2,6 +2,7 @@
 import ArgumentParser
 import Foundation
 import TideEngine
+import TideProtocol
 
 struct ExecCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

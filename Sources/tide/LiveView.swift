@@ -2,6 +2,7 @@
 import Foundation
 import Synchronization
 import TideEngine
+import TideProtocol
 
 /// A run observer that draws the run on a terminal (a live region redrawn every 100 ms, finished
 /// steps and log lines scrolling above it), or prints plain lines when the output is not a

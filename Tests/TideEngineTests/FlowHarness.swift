@@ -2,6 +2,7 @@
 import Foundation
 import Synchronization
 import TideEngine
+import TideProtocol
 
 /// Runs `source` (a script defining one flow) and returns the outcome.
 func runFlow(

@@ -1,6 +1,7 @@
 // StepTests.swift: SPEC §3.4, steps with retries, backoff, per-attempt timeouts and compensation.
 import Testing
 import TideEngine
+import TideProtocol
 
 /// Runs a step that fails `failures` times, then returns the attempt start offsets (virtual ms).
 private func attemptTimes(_ retries: String, failures: Int = 10) async -> RunOutcome {

@@ -1,4 +1,5 @@
 // ProcessRunner.swift: runs one subprocess with swift-subprocess, in its own process group.
+import TideProtocol
 import Foundation
 import Subprocess
 

@@ -1,6 +1,7 @@
 // RunDriver.swift: one run on its thread: load, run phase, cleanup phase, outcome.
 import Foundation
 import LuaBridge
+import TideProtocol
 
 /// Drives one run on the calling thread (a dedicated thread, see ``RunExecutor``).
 final class RunDriver {

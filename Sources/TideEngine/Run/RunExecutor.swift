@@ -2,6 +2,7 @@
 import Foundation
 import LuaBridge
 import Synchronization
+import TideProtocol
 
 /// Executes runs. Each run gets a thread for its Lua state (runs execute in parallel on all
 /// cores) and a task group that owns its subprocesses; cancelling the calling task cancels the run.

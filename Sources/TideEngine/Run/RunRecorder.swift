@@ -1,4 +1,5 @@
 // RunRecorder.swift: the node tree of one run, kept on the run's thread.
+import TideProtocol
 
 /// Builds the run's history (steps, groups, branches) and forwards events to the observer.
 final class RunRecorder {

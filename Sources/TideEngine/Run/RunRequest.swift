@@ -1,4 +1,4 @@
-// RunRequest.swift: what to run, and how a run ended.
+// RunRequest.swift: what to run.
 
 /// A request to run one flow of a script.
 public struct RunRequest: Sendable {
@@ -31,24 +31,3 @@ public struct RunRequest: Sendable {
     }
 }
 
-/// How a run ended (SPEC §6 `--json`).
-public struct RunOutcome: Sendable {
-    /// The terminal status of a run.
-    public enum Status: String, Sendable, Codable {
-        case succeeded, failed, cancelled
-    }
-
-    public var runID: String
-    public var flow: String
-    public var status: Status
-    /// JSON text of the result (succeeded runs).
-    public var result: String?
-    /// JSON text describing the error (failed and cancelled runs).
-    public var error: String?
-    /// JSON text of the errors raised by compensations and on_failure (a list), if any.
-    public var compensationErrors: String?
-    public var steps: [StepRecord]
-    /// Wall-clock seconds since the epoch.
-    public var startedAt: Double
-    public var finishedAt: Double
-}

@@ -2,6 +2,7 @@
 import Foundation
 import LuaBridge
 import TideLua
+import TideProtocol
 
 extension Scheduler {
     func call(_ function: Int32, _ frame: LuaFrame, resumed: Bool, _ out: inout LuaReturn) -> LuaAction {

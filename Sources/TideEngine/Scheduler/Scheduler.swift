@@ -2,6 +2,7 @@
 import DequeModule
 import HeapModule
 import LuaBridge
+import TideProtocol
 
 /// How the top-level task of a run phase ended.
 enum TopLevelOutcome: Equatable {
