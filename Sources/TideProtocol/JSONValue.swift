@@ -47,6 +47,13 @@ public enum JSONValue: Codable, Sendable, Equatable {
         return nil
     }
 
+    /// Compact JSON text of the value.
+    public var jsonText: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
+    }
+
     /// The string, if this is a string.
     public var string: String? {
         if case .string(let s) = self { return s }

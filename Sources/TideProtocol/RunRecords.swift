@@ -1,5 +1,15 @@
 // RunRecords.swift: the records of a run: its outcome, its nodes (steps, groups, branches), its log.
 
+/// The status of a run in the history: waiting in the queue, running, or finished one way.
+public enum RunStatus: String, Sendable, Codable, CaseIterable {
+    case queued, running, succeeded, failed, cancelled
+    /// The daemon stopped (or died) while the run was in progress.
+    case interrupted
+
+    /// Whether the run has ended.
+    public var isFinished: Bool { self != .queued && self != .running }
+}
+
 /// The status of a run or of one node in its history.
 public enum NodeStatus: String, Sendable, Codable {
     case running, succeeded, failed, cancelled

@@ -2,20 +2,22 @@
 import Foundation
 
 /// A run as `tide exec --json` and `tide run --json` print it.
-public struct RunReport: Encodable, Sendable {
+public struct RunReport: Codable, Sendable {
     public var runID: String
     public var flow: String
-    public var status: RunOutcome.Status
+    public var status: RunStatus
     public var result: JSONValue?
     public var error: JSONValue?
     public var compensationErrors: JSONValue?
     public var steps: [Step]
     public var startedAt: String
-    public var finishedAt: String
-    public var durationMilliseconds: Double
+    public var finishedAt: String?
+    public var durationMilliseconds: Double?
+    /// How the run was started (`manual`, `schedule`, `catchup`, `event`); history only.
+    public var trigger: String?
 
     /// One node of the history.
-    public struct Step: Encodable, Sendable {
+    public struct Step: Codable, Sendable {
         public var id: Int
         public var parent: Int?
         public var kind: String
@@ -31,6 +33,33 @@ public struct RunReport: Encodable, Sendable {
         public var total: Int?
         public var done: Int?
 
+        /// The wire form of a record.
+        public init(_ s: StepRecord) {
+            id = s.id
+            parent = s.parent
+            kind = s.kind.rawValue
+            name = s.name
+            primitive = s.primitive
+            status = s.status.rawValue
+            attempts = s.kind == .step || s.kind == .compensation ? s.attempts : nil
+            startedAt = isoTimestamp(s.startedAt)
+            finishedAt = s.finishedAt.map(isoTimestamp)
+            durationMilliseconds = s.durationMilliseconds.map { ($0 * 1000).rounded() / 1000 }
+            result = JSONValue(text: s.result)
+            error = JSONValue(text: s.error)
+            total = s.total
+            done = s.done
+        }
+
+        /// The record back from its wire form (times to the millisecond).
+        public var record: StepRecord {
+            StepRecord(
+                id: id, parent: parent, kind: StepRecord.Kind(rawValue: kind) ?? .step, name: name, primitive: primitive,
+                status: NodeStatus(rawValue: status) ?? .running, attempts: attempts ?? 0,
+                startedAt: parseISOTimestamp(startedAt) ?? 0, finishedAt: finishedAt.flatMap(parseISOTimestamp),
+                result: result?.jsonText, error: error?.jsonText, total: total, done: done)
+        }
+
         enum CodingKeys: String, CodingKey {
             case id, parent, kind, name, primitive, status, attempts, result, error, total, done
             case startedAt = "started_at", finishedAt = "finished_at", durationMilliseconds = "duration_ms"
@@ -39,29 +68,34 @@ public struct RunReport: Encodable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case runID = "run_id", flow, status, result, error, steps
-        case compensationErrors = "compensation_errors"
+        case compensationErrors = "compensation_errors", trigger
         case startedAt = "started_at", finishedAt = "finished_at", durationMilliseconds = "duration_ms"
     }
 
     /// The report of an outcome.
     public init(_ outcome: RunOutcome) {
-        runID = outcome.runID
-        flow = outcome.flow
-        status = outcome.status
-        result = outcome.status == .succeeded ? (JSONValue(text: outcome.result) ?? .null) : nil
-        error = JSONValue(text: outcome.error)
-        compensationErrors = JSONValue(text: outcome.compensationErrors)
-        startedAt = isoTimestamp(outcome.startedAt)
-        finishedAt = isoTimestamp(outcome.finishedAt)
-        durationMilliseconds = ((outcome.finishedAt - outcome.startedAt) * 1000 * 1000).rounded() / 1000
-        steps = outcome.steps.map { s in
-            Step(
-                id: s.id, parent: s.parent, kind: s.kind.rawValue, name: s.name, primitive: s.primitive,
-                status: s.status.rawValue, attempts: s.kind == .step || s.kind == .compensation ? s.attempts : nil,
-                startedAt: isoTimestamp(s.startedAt), finishedAt: s.finishedAt.map(isoTimestamp),
-                durationMilliseconds: s.durationMilliseconds.map { ($0 * 1000).rounded() / 1000 },
-                result: JSONValue(text: s.result), error: JSONValue(text: s.error), total: s.total, done: s.done)
-        }
+        self.init(
+            runID: outcome.runID, flow: outcome.flow, status: RunStatus(rawValue: outcome.status.rawValue)!,
+            result: outcome.result, error: outcome.error, compensationErrors: outcome.compensationErrors,
+            steps: outcome.steps, startedAt: outcome.startedAt, finishedAt: outcome.finishedAt)
+    }
+
+    /// A report from recorded fields (JSON texts as stored); `finishedAt` is nil while the run is
+    /// queued or running.
+    public init(runID: String, flow: String, status: RunStatus, result: String?, error: String?,
+                compensationErrors: String?, steps: [StepRecord], startedAt: Double, finishedAt: Double?,
+                trigger: String? = nil) {
+        self.runID = runID
+        self.flow = flow
+        self.status = status
+        self.result = status == .succeeded ? (JSONValue(text: result) ?? .null) : nil
+        self.error = JSONValue(text: error)
+        self.compensationErrors = JSONValue(text: compensationErrors)
+        self.startedAt = isoTimestamp(startedAt)
+        self.finishedAt = finishedAt.map(isoTimestamp)
+        self.durationMilliseconds = finishedAt.map { (($0 - startedAt) * 1000 * 1000).rounded() / 1000 }
+        self.steps = steps.map(Step.init)
+        self.trigger = trigger
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -76,6 +110,23 @@ public struct RunReport: Encodable, Sendable {
         try c.encode(startedAt, forKey: .startedAt)
         try c.encode(finishedAt, forKey: .finishedAt)
         try c.encode(durationMilliseconds, forKey: .durationMilliseconds)
+        try c.encodeIfPresent(trigger, forKey: .trigger)
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        runID = try c.decode(String.self, forKey: .runID)
+        flow = try c.decode(String.self, forKey: .flow)
+        status = try c.decode(RunStatus.self, forKey: .status)
+        result = try c.decodeIfPresent(JSONValue.self, forKey: .result)
+        error = try c.decodeIfPresent(JSONValue.self, forKey: .error)
+        if error == .null { error = nil }
+        compensationErrors = try c.decodeIfPresent(JSONValue.self, forKey: .compensationErrors)
+        steps = try c.decodeIfPresent([Step].self, forKey: .steps) ?? []
+        startedAt = try c.decode(String.self, forKey: .startedAt)
+        finishedAt = try c.decodeIfPresent(String.self, forKey: .finishedAt)
+        durationMilliseconds = try c.decodeIfPresent(Double.self, forKey: .durationMilliseconds)
+        trigger = try c.decodeIfPresent(String.self, forKey: .trigger)
     }
 
     /// The report as one line of JSON.
@@ -93,4 +144,13 @@ public func isoTimestamp(_ seconds: Double) -> String {
     formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
     formatter.timeZone = .current
     return formatter.string(from: Date(timeIntervalSince1970: seconds))
+}
+
+/// Parses a timestamp made by ``isoTimestamp(_:)`` (or any ISO 8601 instant with an offset).
+public func parseISOTimestamp(_ text: String) -> Double? {
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    if let date = formatter.date(from: text) { return date.timeIntervalSince1970 }
+    formatter.formatOptions = [.withInternetDateTime]
+    return formatter.date(from: text)?.timeIntervalSince1970
 }

@@ -63,12 +63,12 @@ struct ExecCommand: AsyncParsableCommand {
 
     private func printSummary(_ outcome: RunOutcome) {
         let report = RunReport(outcome)
-        let took = formatDuration(report.durationMilliseconds)
+        let took = formatDuration(report.durationMilliseconds ?? 0)
         switch outcome.status {
         case .succeeded:
             print("✓ \(outcome.flow) succeeded in \(took)  (\(outcome.runID))")
             print("result: \(pretty(report.result ?? .null))")
-        case .failed, .cancelled:
+        default:
             let message = report.error?["message"]?.string ?? "unknown error"
             let code = report.error?["code"]?.string.flatMap { $0 == message ? nil : " [\($0)]" } ?? ""
             print("✗ \(outcome.flow) \(outcome.status.rawValue) after \(took): \(message)\(code)")

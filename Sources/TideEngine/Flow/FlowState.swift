@@ -1,4 +1,5 @@
 // FlowState.swift: a Lua state with the prelude and one script loaded.
+import TideProtocol
 import Foundation
 import LuaBridge
 import TideLua

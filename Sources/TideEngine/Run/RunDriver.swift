@@ -58,6 +58,7 @@ final class RunDriver {
                 : "\(request.script.path) defines several flows (\(names)): choose one with --flow")
         }
         outcome.flow = definition.name
+        scheduler.keyValues = (request.keyValues ?? MemoryKeyValueStore(), definition.name)
         if let memory = definition.memory { scheduler.vm.memoryLimit = memory }
         let memoryLimit = scheduler.vm.memoryLimit
         Watchdog.shared.register(scheduler.vm.preemption)

@@ -1,4 +1,5 @@
 // RunRequest.swift: what to run.
+import TideProtocol
 
 /// A request to run one flow of a script.
 public struct RunRequest: Sendable {
@@ -16,10 +17,13 @@ public struct RunRequest: Sendable {
     public var event: String?
     /// The home's `plugins/` folder, put on the module path.
     public var plugins: String?
+    /// Where `kv.*` keeps values; nil keeps them in memory for this run only.
+    public var keyValues: KeyValueStore?
 
     /// Creates a request.
     public init(script: FlowScript, flow: String? = nil, payload: String? = nil, runID: String, trigger: String = "manual",
-                scheduledAt: String? = nil, event: String? = nil, plugins: String? = nil) {
+                scheduledAt: String? = nil, event: String? = nil, plugins: String? = nil,
+                keyValues: KeyValueStore? = nil) {
         self.script = script
         self.flow = flow
         self.payload = payload
@@ -28,6 +32,7 @@ public struct RunRequest: Sendable {
         self.scheduledAt = scheduledAt
         self.event = event
         self.plugins = plugins
+        self.keyValues = keyValues
     }
 }
 

@@ -21,6 +21,7 @@ enum HostFunction: Int32, CaseIterable {
     case clock
     case env
     case source
+    case kv
 
     /// The name under `__host`.
     var luaName: String {
@@ -43,6 +44,7 @@ enum HostFunction: Int32, CaseIterable {
         case .clock: "clock"
         case .env: "env"
         case .source: "source"
+        case .kv: "kv"
         }
     }
 

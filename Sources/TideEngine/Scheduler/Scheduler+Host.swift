@@ -48,6 +48,7 @@ extension Scheduler {
             guard let name = frame.string(1) else { return argumentError(&out, 1, "string expected") }
             if let value = ProcessInfo.processInfo.environment[name] { out.push(value) } else { out.pushNil() }
             return .return
+        case .kv: return keyValue(frame, &out)
         case .source:
             var count = 0
             let bytes = tide_lua_json(&count)!
@@ -300,6 +301,27 @@ extension Scheduler {
     private func log(_ frame: LuaFrame, _ slot: Int32?, _ out: inout LuaReturn) -> LuaAction {
         let level = LogLine.Level(rawValue: frame.string(1) ?? "info") ?? .info
         recorder.log(level, frame.string(2) ?? "", node: slot.map(currentNode) ?? 0)
+        return .return
+    }
+
+    /// kv(op, key [, json]): "get" returns the JSON text or nil; "set" and "delete" return nothing.
+    private func keyValue(_ frame: LuaFrame, _ out: inout LuaReturn) -> LuaAction {
+        guard let (store, flow) = keyValues else {
+            return failure(&out, "kv is not available while a script loads: use it inside run(ctx)")
+        }
+        guard let op = frame.string(1), let key = frame.string(2) else { return failure(&out, "kv: bad call") }
+        do {
+            switch op {
+            case "get":
+                if let value = try store.get(flow: flow, key: key) { out.push(value) } else { out.pushNil() }
+            case "set":
+                try store.set(flow: flow, key: key, value: frame.string(3) ?? "null")
+            default:
+                try store.delete(flow: flow, key: key)
+            }
+        } catch {
+            return failure(&out, "kv.\(op)('\(key)') failed: \(error)")
+        }
         return .return
     }
 

@@ -26,6 +26,8 @@ final class Scheduler: LuaHost {
     weak var launcher: ProcessLauncher?
     /// Bytes kept of each subprocess output stream.
     var captureLimit = 1 << 20
+    /// The key-value store of `kv.*`, and the flow its keys belong to.
+    var keyValues: (store: KeyValueStore, flow: String)?
 
     var tasks: [TaskRecord] = []
     var freeTasks: [Int32] = []

@@ -758,6 +758,44 @@ end
 
 api.json = json
 
+---------------------------------------------------------------- kv
+
+local KV_KEY_LIMIT, KV_VALUE_LIMIT = 256, 1 << 20
+
+local function kv_key(key, fname, present)
+  expect(key, "string", 1, fname, present)
+  if key == "" or #key > KV_KEY_LIMIT then
+    argerror(1, fname, format("key must be 1 to %d bytes long (got %d)", KV_KEY_LIMIT, #key))
+  end
+  return key
+end
+
+--- kv.get(key), kv.set(key, value), kv.delete(key): small JSON values kept per flow (SPEC §3.5).
+api.kv = {
+  get = function(...)
+    local text = H.kv("get", kv_key((...), "kv.get", select("#", ...) > 0))
+    if text == nil then return nil end
+    return json.decode(text)
+  end,
+  set = function(...)
+    local key, value = ...
+    kv_key(key, "kv.set", select("#", ...) > 0)
+    if value == nil then
+      H.kv("delete", key)
+      return
+    end
+    local ok, text = pcall(json.encode, value)
+    if not ok then argerror(2, "kv.set", "value cannot be stored as JSON: " .. tostring(text)) end
+    if #text > KV_VALUE_LIMIT then
+      argerror(2, "kv.set", format("value is %d bytes of JSON; kv keeps values up to 1 MiB", #text))
+    end
+    H.kv("set", key, text)
+  end,
+  delete = function(...)
+    H.kv("delete", kv_key((...), "kv.delete", select("#", ...) > 0))
+  end,
+}
+
 ---------------------------------------------------------------- flow definitions
 
 local definitions = {}

@@ -1,5 +1,4 @@
 // RunEvent.swift: what a run reports while it executes (live views, history).
-import TideProtocol
 
 /// Something that happened in a run.
 public enum RunEvent: Sendable {
