@@ -56,29 +56,29 @@ struct ExecCommand: AsyncParsableCommand {
         if json {
             print(RunReport(outcome).jsonText())
         } else {
-            printSummary(outcome)
+            printRunSummary(RunReport(outcome))
         }
         if outcome.status != .succeeded { throw ExitCode(1) }
     }
+}
 
-    private func printSummary(_ outcome: RunOutcome) {
-        let report = RunReport(outcome)
-        let took = formatDuration(report.durationMilliseconds ?? 0)
-        switch outcome.status {
-        case .succeeded:
-            print("✓ \(outcome.flow) succeeded in \(took)  (\(outcome.runID))")
-            print("result: \(pretty(report.result ?? .null))")
-        default:
-            let message = report.error?["message"]?.string ?? "unknown error"
-            let code = report.error?["code"]?.string.flatMap { $0 == message ? nil : " [\($0)]" } ?? ""
-            print("✗ \(outcome.flow) \(outcome.status.rawValue) after \(took): \(message)\(code)")
-            if let error = report.error, case .object(let fields) = error, fields.keys.contains(where: { $0 != "message" && $0 != "code" }) {
-                print("error: \(pretty(error))")
-            }
-            if case .array(let errors)? = report.compensationErrors {
-                print("cleanup errors (\(errors.count)):")
-                for e in errors { print("  - \(e["step"]?.string ?? "?"): \(e["error"]?["message"]?.string ?? pretty(e))") }
-            }
+/// The end of a run for people: how it ended, its result or error, cleanup errors.
+func printRunSummary(_ report: RunReport) {
+    let took = formatDuration(report.durationMilliseconds ?? 0)
+    switch report.status {
+    case .succeeded:
+        print("✓ \(report.flow) succeeded in \(took)  (\(report.runID))")
+        print("result: \(pretty(report.result ?? .null))")
+    default:
+        let message = report.error?["message"]?.string ?? "unknown error"
+        let code = report.error?["code"]?.string.flatMap { $0 == message ? nil : " [\($0)]" } ?? ""
+        print("✗ \(report.flow) \(report.status.rawValue) after \(took): \(message)\(code)  (\(report.runID))")
+        if let error = report.error, case .object(let fields) = error, fields.keys.contains(where: { $0 != "message" && $0 != "code" }) {
+            print("error: \(pretty(error))")
+        }
+        if case .array(let errors)? = report.compensationErrors {
+            print("cleanup errors (\(errors.count)):")
+            for e in errors { print("  - \(e["step"]?.string ?? "?"): \(e["error"]?["message"]?.string ?? pretty(e))") }
         }
     }
 }

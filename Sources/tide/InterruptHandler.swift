@@ -16,12 +16,13 @@ struct InterruptHandler: Sendable {
         self.onFirst = onFirst
     }
 
-    /// Blocks SIGINT and SIGTERM in the calling thread and every thread created after it.
+    /// Blocks SIGINT, SIGTERM and SIGHUP in the calling thread and every thread created after it.
     static func blockTerminationSignals() {
         var set = sigset_t()
         sigemptyset(&set)
         sigaddset(&set, SIGINT)
         sigaddset(&set, SIGTERM)
+        sigaddset(&set, SIGHUP)  // the daemon rescans on SIGHUP; `tide exec` treats it like SIGTERM
         pthread_sigmask(SIG_BLOCK, &set, nil)
     }
 
@@ -32,7 +33,7 @@ struct InterruptHandler: Sendable {
 
     func cancellingOnInterrupt<T: Sendable>(_ work: @escaping @Sendable () async -> T) async -> T {
         let interrupted = InterruptFlag()
-        let sources = [SIGINT, SIGTERM].map { number -> DispatchSourceSignal in
+        let sources = [SIGINT, SIGTERM, SIGHUP].map { number -> DispatchSourceSignal in
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler { [onFirst] in
                 if interrupted.fire() {

@@ -13,7 +13,10 @@ struct Tide: AsyncParsableCommand {
         abstract: "Run Lua automation flows with real concurrency.",
         discussion: "Exit codes: 0 success, 1 the run or operation failed, 2 usage error, 3 daemon not reachable.",
         version: tideVersion,
-        subcommands: [ExecCommand.self, CheckCommand.self])
+        subcommands: [
+            ServeCommand.self, RunCommand.self, FlowsCommand.self, RunsCommand.self, ShowCommand.self, LogsCommand.self,
+            CancelCommand.self, ReloadCommand.self, StatusCommand.self, ExecCommand.self, CheckCommand.self,
+        ])
 
     /// Parses, runs, and maps every error to SPEC §6's exit codes: 2 for usage errors.
     static func main() async {

@@ -19,9 +19,11 @@ public enum RunExecutor {
     /// cancelled with `cancellationReason` in its error message.
     public static func execute(
         _ request: RunRequest, limits: EngineLimits = EngineLimits(), observer: RunObserver = NullObserver(),
-        clock: EngineClock = SystemClock(), cancellationReason: String = "its caller was cancelled"
+        clock: EngineClock = SystemClock(), cancellation: RunCancellation? = nil,
+        cancellationReason: String = "its caller was cancelled"
     ) async -> RunOutcome {
         let mailbox = Mailbox()
+        cancellation?.attach(mailbox)
         // The run is shielded from the caller's cancellation, which reaches it only as a message:
         // the scheduler then cancels its tasks, and cleanup (compensations that run commands)
         // still runs. The task is awaited right here, so it never outlives this call.

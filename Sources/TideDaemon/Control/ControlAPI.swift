@@ -1,0 +1,284 @@
+// ControlAPI.swift: the methods of the control protocol (SPEC §7), over the daemon's services.
+import Foundation
+import TideEngine
+import TideProtocol
+import TideStore
+
+/// Where a method's streamed notifications go (the connection that asked).
+public protocol NotificationSink: Sendable {
+    /// Writes one message to the client.
+    func send(_ message: JSONValue) async
+}
+
+/// Facts about the daemon for `daemon.status`.
+public struct DaemonInfo: Sendable {
+    public var version: String
+    public var home: String
+    public var state: String
+    public var socket: String
+    public var startedAt: Double
+
+    /// Creates the facts.
+    public init(version: String, home: String, state: String, socket: String, startedAt: Double) {
+        self.version = version
+        self.home = home
+        self.state = state
+        self.socket = socket
+        self.startedAt = startedAt
+    }
+}
+
+/// Answers requests. Each method validates its params (-32602 with what is wrong), then works.
+public struct ControlAPI: Sendable {
+    let info: DaemonInfo
+    let registry: FlowRegistry
+    let runs: RunManager
+    let store: RunStore
+    let hub: EventHub
+    let reloader: ReloadService
+    let shutdown: @Sendable () -> Void
+
+    /// Creates the API.
+    public init(info: DaemonInfo, registry: FlowRegistry, runs: RunManager, store: RunStore, hub: EventHub,
+                reloader: ReloadService, shutdown: @escaping @Sendable () -> Void) {
+        self.info = info
+        self.registry = registry
+        self.runs = runs
+        self.store = store
+        self.hub = hub
+        self.reloader = reloader
+        self.shutdown = shutdown
+    }
+
+    /// Methods that stream and so cannot be part of a batch.
+    static let streaming: Set<String> = ["events.subscribe"]
+
+    /// Answers one request: its result, or throws the error to answer with; nil when the method
+    /// answered by itself (a subscription answers at once, then streams).
+    public func handle(_ request: RPCRequest, sink: NotificationSink) async throws(RPCError) -> JSONValue? {
+        switch request.method {
+        case "daemon.status":
+            try request.expectParams([])
+            return await status()
+        case "flows.list":
+            try request.expectParams([])
+            return await flowsList()
+        case "run.start":
+            try request.expectParams(["flow", "payload", "wait", "follow"])
+            return try await start(request, sink: sink)
+        case "run.get":
+            try request.expectParams(["run_id"])
+            return try await report(try request.string("run_id"))
+        case "run.cancel":
+            try request.expectParams(["run_id", "wait"])
+            let id = try request.string("run_id")
+            let wait = try request.bool("wait")
+            let before = try await runs.cancel(id)
+            if wait {
+                await runs.waitUntilFinished(id)
+                return try await report(id)
+            }
+            return .object(["run_id": .string(id), "previous_status": .string(before.rawValue),
+                            "status": .string(before == .queued ? "cancelled" : "cancelling")])
+        case "runs.list":
+            try request.expectParams(["flow", "status", "limit"])
+            return try await list(request)
+        case "run.logs":
+            try request.expectParams(["run_id", "follow", "after"])
+            return try await logs(request, sink: sink)
+        case "events.subscribe":
+            try request.expectParams(["flow", "run_id"])
+            return try await subscribe(request, sink: sink)
+        case "reload":
+            try request.expectParams([])
+            let changed = await reloader.reloadAll()
+            var list = await flowsList()
+            if case .object(var members) = list {
+                members["changed"] = .array(changed.map(JSONValue.string))
+                list = .object(members)
+            }
+            return list
+        case "daemon.shutdown":
+            try request.expectParams([])
+            shutdown()
+            return .object(["stopping": .bool(true)])
+        case "schedule.next":
+            throw RPCError(.methodNotFound, "schedule.next is not available yet: schedules arrive in a later version of tide", id: request.id)
+        default:
+            throw RPCError(.methodNotFound, "unknown method '\(request.method)' (methods: daemon.status, flows.list, run.start, run.get, run.cancel, runs.list, run.logs, events.subscribe, reload, daemon.shutdown)", id: request.id)
+        }
+    }
+
+    // MARK: - Methods
+
+    private func status() async -> JSONValue {
+        let snapshot = registry.snapshot()
+        let counts = await runs.counts()
+        let now = Date().timeIntervalSince1970
+        return JSONValue(encoding: DaemonStatus(
+            version: info.version, pid: Int(getpid()), home: info.home, state: info.state, socket: info.socket,
+            startedAt: isoTimestamp(info.startedAt), uptimeSeconds: ((now - info.startedAt) * 1000).rounded() / 1000,
+            flows: snapshot.flows.count, failedFiles: snapshot.errors.count,
+            running: counts.running.values.reduce(0, +), queued: counts.queued.values.reduce(0, +),
+            watcher: reloader.watcher.mode.rawValue))
+    }
+
+    private func flowsList() async -> JSONValue {
+        let snapshot = registry.snapshot()
+        let counts = await runs.counts()
+        let last = (try? await store.lastRuns(of: snapshot.flows.map(\.definition.name))) ?? [:]
+        let flows = snapshot.flows.map { f in
+            let d = f.definition
+            return FlowInfo(
+                name: d.name, file: f.file, line: d.line, description: d.description, schedule: d.schedule,
+                timezone: d.timezone, nextStart: nil, on: d.on, maxConcurrent: d.maxConcurrent,
+                running: counts.running[d.name] ?? 0, queued: counts.queued[d.name] ?? 0,
+                lastRun: last[d.name]?.summary, stale: f.stale)
+        }
+        return JSONValue(encoding: FlowsList(flows: flows, errors: snapshot.errors))
+    }
+
+    private func start(_ request: RPCRequest, sink: NotificationSink) async throws(RPCError) -> JSONValue {
+        let flow = try request.string("flow")
+        var payload: String?
+        if let value = request.param("payload") {
+            switch value {
+            case .object, .array: payload = value.jsonText
+            default: throw RPCError(.invalidParams, "parameter 'payload' must be a JSON object or array, got \(value.typeName)", id: request.id)
+            }
+        }
+        let follow = try request.bool("follow")
+        let wait = try request.bool("wait") || follow
+        let id = makeRunID()
+        // subscribe before the run exists, so no event of it is missed
+        let subscription = follow ? hub.subscribe(.run(id)) : nil
+        defer { subscription?.cancel() }
+        let row = try await runs.start(StartRequest(flow: flow, payload: payload, runID: id))
+        guard wait else {
+            return .object(["run_id": .string(row.id), "flow": .string(row.flow), "status": .string(row.status.rawValue)])
+        }
+        if let subscription {
+            if row.status == .queued {
+                await sink.send(RPCMessage.notification("run.queued", .object(["run_id": .string(row.id), "flow": .string(row.flow)])))
+            }
+            for await event in subscription.events {
+                await sink.send(event.message)
+                if event.method == "run.finished" { break }
+            }
+        }
+        await runs.waitUntilFinished(row.id)
+        return try await report(row.id)
+    }
+
+    private func report(_ id: String) async throws(RPCError) -> JSONValue {
+        do {
+            if await runs.isLive(id) { try await store.flush() }
+            guard let row = try await store.run(id) else {
+                throw RPCError(tide: "run_not_found", "no run with id '\(id)' (tide runs lists recent runs)")
+            }
+            let steps = try await store.steps(of: id)
+            return JSONValue(encoding: row.report(steps: steps))
+        } catch let error as RPCError {
+            throw error
+        } catch {
+            throw RPCError(tide: "store_failed", "could not read the run history: \(error)")
+        }
+    }
+
+    private func list(_ request: RPCRequest) async throws(RPCError) -> JSONValue {
+        var filter = RunFilter(flow: try request.optionalString("flow"), limit: try request.positiveInt("limit") ?? 20)
+        if let status = try request.optionalString("status") {
+            guard let parsed = RunStatus(rawValue: status) else {
+                throw RPCError(.invalidParams, "parameter 'status' must be one of \(RunStatus.allCases.map(\.rawValue).joined(separator: ", ")), got '\(status)'", id: request.id)
+            }
+            filter.status = parsed
+        }
+        filter.limit = min(filter.limit, 10_000)
+        do {
+            let rows = try await store.runs(filter)
+            return .object(["runs": .array(rows.map { JSONValue(summary: $0.summary) })])
+        } catch {
+            throw RPCError(tide: "store_failed", "could not read the run history: \(error)")
+        }
+    }
+
+    private func logs(_ request: RPCRequest, sink: NotificationSink) async throws(RPCError) -> JSONValue {
+        let id = try request.string("run_id")
+        let follow = try request.bool("follow")
+        var after = 0
+        if let a = request.param("after") {
+            guard let n = a.number, n >= 0, n == n.rounded() else {
+                throw RPCError(.invalidParams, "parameter 'after' must be a log sequence number (an integer >= 0)", id: request.id)
+            }
+            after = Int(n)
+        }
+        let subscription = follow ? hub.subscribe(.run(id)) : nil
+        defer { subscription?.cancel() }
+        do {
+            if await runs.isLive(id) { try await store.flush() }
+            guard let row = try await store.run(id) else {
+                throw RPCError(tide: "run_not_found", "no run with id '\(id)'")
+            }
+            var lines: [JSONValue] = []
+            // page through what is recorded
+            while true {
+                let page = try await store.logs(of: id, after: after, limit: 1000)
+                for entry in page {
+                    after = entry.seq
+                    if follow {
+                        await sink.send(RPCMessage.notification("run.log", .object(["run_id": .string(id), "flow": .string(row.flow), "line": JSONValue(log: entry)])))
+                    } else {
+                        lines.append(JSONValue(log: entry))
+                    }
+                }
+                if page.count < 1000 { break }
+            }
+            guard let subscription, await runs.isLive(id) else {
+                let status = try await store.run(id)?.status ?? row.status
+                return .object(["run_id": .string(id), "status": .string(status.rawValue), "lines": .array(lines)])
+            }
+            for await event in subscription.events {
+                if event.method == "run.log", case .object(let p) = event.params, let seq = p["line"]?["seq"]?.number, Int(seq) <= after {
+                    continue  // already sent from the history
+                }
+                if event.method == "run.log" { await sink.send(event.message) }
+                if event.method == "run.finished" { break }
+            }
+            if subscription.overflowed {
+                throw RPCError(tide: "too_slow", "the client fell too far behind the log; read the rest with run.logs after \(after)")
+            }
+            let status = try await store.run(id)?.status ?? .running
+            return .object(["run_id": .string(id), "status": .string(status.rawValue), "lines": .array([])])
+        } catch let error as RPCError {
+            throw error
+        } catch {
+            throw RPCError(tide: "store_failed", "could not read the run history: \(error)")
+        }
+    }
+
+    private func subscribe(_ request: RPCRequest, sink: NotificationSink) async throws(RPCError) -> JSONValue? {
+        let filter: EventFilter
+        if let run = try request.optionalString("run_id") {
+            filter = .run(run)
+        } else if let flow = try request.optionalString("flow") {
+            filter = .flow(flow)
+        } else {
+            filter = .all
+        }
+        let subscription = hub.subscribe(filter)
+        defer { subscription.cancel() }
+        if let id = request.id {
+            await sink.send(RPCMessage.result(.object(["subscribed": .bool(true)]), id: id))
+        }
+        for await event in subscription.events {
+            await sink.send(event.message)
+        }
+        // the connection closed (the task was cancelled), or the subscriber fell behind
+        if subscription.overflowed {
+            await sink.send(RPCMessage.notification("events.dropped", .object([
+                "message": .string("the subscriber fell too far behind and was dropped; subscribe again"),
+            ])))
+        }
+        return nil
+    }
+}

@@ -1,0 +1,171 @@
+// Daemon.swift: `tide serve`: checks the home, takes its lock, and runs the services as one group.
+import Foundation
+import Synchronization
+import Logging
+import NIOPosix
+import ServiceLifecycle
+import TideEngine
+import TideProtocol
+import TideStore
+
+/// Where a daemon keeps things and how it behaves.
+public struct DaemonConfiguration: Sendable {
+    public var home: String
+    /// The folder of `state.sqlite` (default `HOME/.tide`).
+    public var state: String
+    /// The control socket (default `HOME/.tide/tide.sock`).
+    public var socket: String
+    public var keepRuns = 1000
+    /// How long running runs may go on after a stop request before they are cancelled.
+    public var gracePeriod: Duration = .seconds(10)
+    /// Use the polling watcher even where inotify works.
+    public var polling = false
+    public var version: String
+    public var limits = EngineLimits()
+
+    /// A configuration with the defaults of SPEC §1.
+    public init(home: String, state: String? = nil, socket: String? = nil, version: String) {
+        self.home = home
+        self.state = state ?? home + "/.tide"
+        self.socket = socket ?? home + "/.tide/tide.sock"
+        self.version = version
+    }
+}
+
+/// A start-up error: what is wrong and what to do.
+public struct DaemonError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public var description: String { message }
+
+    init(_ message: String) {
+        self.message = message
+    }
+}
+
+/// The daemon: the composition root of its services.
+public enum Daemon {
+    /// The longest socket path Linux accepts (`sun_path` is 108 bytes with its NUL).
+    public static let maxSocketPath = 107
+
+    /// Runs the daemon until SIGTERM, SIGINT or `daemon.shutdown`; throws ``DaemonError`` when
+    /// it cannot start.
+    public static func run(_ configuration: DaemonConfiguration, logger: Logger) async throws {
+        let c = configuration
+        try checkPaths(c)
+        let lock = try DaemonLock(folder: c.state, home: c.home)
+        defer { lock.release() }
+        try refuseLiveSocket(c.socket)
+
+        let store: SQLiteStore
+        do {
+            store = try SQLiteStore(path: c.state + "/state.sqlite", keepRuns: c.keepRuns)
+        } catch {
+            throw DaemonError("\(error) (is \(c.state) writable? choose another folder with --state)")
+        }
+        let registry = FlowRegistry(home: c.home, limits: c.limits, logger: logger)
+        registry.reload(paths: nil)
+        let snapshot = registry.snapshot()
+        logger.info("flows loaded", metadata: ["flows": "\(snapshot.flows.count)", "failed files": "\(snapshot.errors.count)"])
+
+        let hub = EventHub()
+        let runs = RunManager(registry: registry, store: store, hub: hub, limits: c.limits, gracePeriod: c.gracePeriod, logger: logger)
+        let reloader = ReloadService(registry: registry, polling: c.polling, logger: logger)
+        let stopper = Stopper()
+        let info = DaemonInfo(version: c.version, home: c.home, state: c.state, socket: c.socket, startedAt: Date().timeIntervalSince1970)
+        let api = ControlAPI(info: info, registry: registry, runs: runs, store: store, hub: hub, reloader: reloader) {
+            stopper.stop()
+        }
+        let server: ControlServer
+        do {
+            server = try await ControlServer(path: c.socket, api: api, group: .singleton, logger: logger)
+        } catch {
+            await store.close()
+            throw DaemonError("cannot listen on \(c.socket): \(error)")
+        }
+        // Shut down in reverse order: runs first (grace period, then cancel), then the socket,
+        // then the watcher; the store closes last, after every run is recorded.
+        let group = ServiceGroup(configuration: .init(
+            services: [
+                .init(service: reloader),
+                .init(service: server),
+                .init(service: runs),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            cancellationSignals: [],
+            logger: logger))
+        stopper.attach(group)
+        logger.info("tide \(c.version) serving", metadata: ["home": "\(c.home)", "socket": "\(c.socket)", "watcher": "\(reloader.watcher.mode.rawValue)"])
+        do {
+            try await group.run()
+        } catch {
+            logger.error("stopped on an error: \(error)")
+        }
+        await store.close()
+        logger.info("stopped")
+    }
+
+    private static func checkPaths(_ c: DaemonConfiguration) throws {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: c.home, isDirectory: &isFolder), isFolder.boolValue else {
+            throw DaemonError("the home \(c.home) is not a folder (create it, with a flows/ folder inside)")
+        }
+        let length = c.socket.utf8.count
+        if length > maxSocketPath {
+            throw DaemonError("the socket path is \(length) bytes long, over the limit of \(maxSocketPath) on this system: \(c.socket) (choose a shorter one with --socket, e.g. /run/tide/tide.sock)")
+        }
+        try makeFolder(c.state, private: true)
+        let socketFolder = (c.socket as NSString).deletingLastPathComponent
+        // the default folder is tide's own and kept 0700; a folder the user chose is left as it is
+        try makeFolder(socketFolder, private: socketFolder == c.home + "/.tide" || socketFolder == c.state)
+        try makeFolder(c.home + "/flows", private: false)
+    }
+
+    private static func makeFolder(_ path: String, private isPrivate: Bool) throws {
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) {
+            guard isFolder.boolValue else { throw DaemonError("\(path) exists but is not a folder") }
+        } else {
+            do {
+                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            } catch {
+                throw DaemonError("cannot create the folder \(path): \(String(cString: strerror(errno))) (is its parent writable?)")
+            }
+        }
+        if isPrivate { chmod(path, 0o700) }
+    }
+
+    /// Refuses to replace the socket of a daemon that answers on it (one with another state
+    /// folder: the lock covers the same one).
+    private static func refuseLiveSocket(_ path: String) throws {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            let bytes = Array(path.utf8.prefix(raw.count - 1))
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        if connected == 0 {
+            throw DaemonError("another tide daemon is already listening on \(path); stop it first, or give this one its own --socket")
+        }
+    }
+}
+
+/// Lets `daemon.shutdown` stop the service group it is part of.
+final class Stopper: Sendable {
+    private let group = Mutex<ServiceGroup?>(nil)
+
+    func attach(_ serviceGroup: ServiceGroup) {
+        group.withLock { $0 = serviceGroup }
+    }
+
+    func stop() {
+        guard let serviceGroup = group.withLock({ $0 }) else { return }
+        Task { await serviceGroup.triggerGracefulShutdown() }  // the composition root's one detached hop
+    }
+}

@@ -1,0 +1,192 @@
+// FlowRegistry.swift: the flows a home serves, reloaded file by file with validation before the swap.
+import Foundation
+import Logging
+import Synchronization
+import TideEngine
+import TideProtocol
+
+/// A flow ready to run: its definition and the script version it comes from.
+public struct LoadedFlow: Sendable {
+    public var definition: FlowDefinition
+    public var script: FlowScript
+    /// The file's path as users see it.
+    public var file: String
+    /// The file's newest version failed to load; this is the previous one.
+    public var stale: Bool
+}
+
+/// The flow scripts under a home's `flows/`, and the flows they define.
+///
+/// Each new version of a file is loaded in a fresh Lua state (its top level runs, within the
+/// load time limit) before it replaces the old one; a failing version leaves the old one serving
+/// and is reported. A flow's script is a value: runs that started keep the text they started with.
+public final class FlowRegistry: Sendable {
+    private struct State {
+        var files: [String: FlowFile] = [:]
+        var byName: [String: String] = [:]  // flow name -> file path
+        var reloads = 0
+    }
+
+    /// The home folder.
+    public let home: String
+    private let flowsFolder: String
+    private let plugins: String
+    private let limits: EngineLimits
+    private let logger: Logger
+    private let state = Mutex(State())
+
+    /// Creates an empty registry for `home`.
+    public init(home: String, limits: EngineLimits = EngineLimits(), logger: Logger) {
+        self.home = home
+        self.flowsFolder = home + "/flows"
+        self.plugins = home + "/plugins"
+        self.limits = limits
+        self.logger = logger
+    }
+
+    // MARK: - Lookups
+
+    /// The flow called `name`.
+    public func flow(named name: String) -> LoadedFlow? {
+        state.withLock { s in
+            guard let path = s.byName[name], let file = s.files[path], let serving = file.serving,
+                  let definition = serving.flows.first(where: { $0.name == name }) else { return nil }
+            return LoadedFlow(definition: definition, script: serving.script, file: path, stale: file.error != nil)
+        }
+    }
+
+    /// Every flow, by name, and the files whose newest version failed.
+    public func snapshot() -> (flows: [LoadedFlow], errors: [FileError]) {
+        state.withLock { s in
+            var flows: [LoadedFlow] = []
+            var errors: [FileError] = []
+            for (path, file) in s.files.sorted(by: { $0.key < $1.key }) {
+                if let error = file.error { errors.append(error) }
+                guard let serving = file.serving else { continue }
+                for definition in serving.flows {
+                    flows.append(LoadedFlow(definition: definition, script: serving.script, file: path, stale: file.error != nil))
+                }
+            }
+            return (flows.sorted { $0.definition.name < $1.definition.name }, errors)
+        }
+    }
+
+    /// How many reloads have completed (for tests and `daemon.status`).
+    public var reloadCount: Int { state.withLock { $0.reloads } }
+
+    // MARK: - Reloading (blocking: call off the cooperative pool)
+
+    /// Reloads the given files (absolute paths under `flows/`), or rescans everything when
+    /// `paths` is nil. With `force`, unchanged files are loaded again too (after a plugin
+    /// changed, or on `tide reload`). Returns the paths whose flows changed or failed.
+    @discardableResult
+    public func reload(paths: Set<String>?, force: Bool = false) -> [String] {
+        var targets: Set<String>
+        if let paths {
+            targets = Set(paths.filter { $0.hasSuffix(".lua") })
+        } else {
+            targets = Set(listScripts())
+            // files that vanished since the last scan
+            let known = state.withLock { Array($0.files.keys) }
+            for path in known { targets.insert(home + "/" + path) }
+        }
+        var changed: [String] = []
+        for absolute in targets.sorted() {
+            if reloadFile(absolute, force: force) { changed.append(relative(absolute)) }
+        }
+        if !changed.isEmpty {
+            // a failed file may have clashed with a flow that just moved or went away
+            let failed = state.withLock { s in s.files.values.filter { $0.error != nil }.map(\.path) }
+            for path in failed where !targets.contains(home + "/" + path) {
+                if reloadFile(home + "/" + path, force: true) { changed.append(path) }
+            }
+        }
+        state.withLock { $0.reloads += 1 }
+        return changed
+    }
+
+    /// Every `*.lua` under `flows/`, recursively (hidden files and folders skipped).
+    public func listScripts() -> [String] {
+        guard let walker = FileManager.default.enumerator(atPath: flowsFolder) else { return [] }
+        var out: [String] = []
+        while let item = walker.nextObject() as? String {
+            let name = (item as NSString).lastPathComponent
+            if name.hasPrefix(".") {
+                walker.skipDescendants()
+                continue
+            }
+            if item.hasSuffix(".lua") { out.append(flowsFolder + "/" + item) }
+        }
+        return out.sorted()
+    }
+
+    private func relative(_ absolute: String) -> String {
+        absolute.hasPrefix(home + "/") ? String(absolute.dropFirst(home.count + 1)) : absolute
+    }
+
+    /// Loads one file's newest version; true when its flows or error changed.
+    private func reloadFile(_ absolute: String, force: Bool) -> Bool {
+        let path = relative(absolute)
+        guard let signature = Self.signature(absolute) else {
+            return remove(path)
+        }
+        let previous = state.withLock { $0.files[path] }
+        if !force, let previous, previous.signature == signature { return false }
+        let outcome = load(absolute, path: path)
+        return state.withLock { s -> Bool in
+            var file = s.files[path] ?? FlowFile(path: path)
+            let before = file
+            switch outcome {
+            case .success(let (script, flows)):
+                // a name another file already serves is an error of this (the later) file
+                if let clash = flows.first(where: { s.byName[$0.name].map { $0 != path } ?? false }) {
+                    let message = "\(path):\(clash.line): flow '\(clash.name)' is already defined in \(s.byName[clash.name]!) (flow names are unique in a home)"
+                    file.failed(FileError(file: path, error: message, since: isoTimestamp(Date().timeIntervalSince1970)), signature: signature)
+                    logger.error("reload failed, previous version kept", metadata: ["file": "\(path)", "error": "\(message)"])
+                } else {
+                    for old in file.flows where s.byName[old.name] == path { s.byName[old.name] = nil }
+                    file.loaded(script, flows: flows, signature: signature)
+                    for flow in flows { s.byName[flow.name] = path }
+                    logger.info("loaded", metadata: ["file": "\(path)", "flows": "\(flows.map(\.name).joined(separator: ","))"])
+                }
+            case .failure(let message):
+                file.failed(FileError(file: path, error: message, since: isoTimestamp(Date().timeIntervalSince1970)), signature: signature)
+                logger.error("reload failed, previous version kept", metadata: ["file": "\(path)", "error": "\(message)"])
+            }
+            s.files[path] = file
+            return file != before
+        }
+    }
+
+    private func remove(_ path: String) -> Bool {
+        state.withLock { s in
+            guard let file = s.files.removeValue(forKey: path) else { return false }
+            for flow in file.flows where s.byName[flow.name] == path { s.byName[flow.name] = nil }
+            logger.info("removed", metadata: ["file": "\(path)", "flows": "\(file.flows.map(\.name).joined(separator: ","))"])
+            return true
+        }
+    }
+
+    private enum LoadOutcome {
+        case success((FlowScript, [FlowDefinition]))
+        case failure(String)
+    }
+
+    private func load(_ absolute: String, path: String) -> LoadOutcome {
+        do {
+            let script = try FlowScript(contentsOf: absolute, displayPath: path)
+            let flows = try FlowLoader.definitions(of: script, plugins: plugins, limits: limits)
+            return .success((script, flows))
+        } catch {
+            return .failure(error.message)
+        }
+    }
+
+    static func signature(_ path: String) -> FileSignature? {
+        var info = stat()
+        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        return FileSignature(
+            size: Int64(info.st_size), modified: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec),
+            inode: UInt64(info.st_ino))
+    }
+}

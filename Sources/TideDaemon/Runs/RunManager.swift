@@ -1,0 +1,393 @@
+// RunManager.swift: accepts runs, queues them durably past max_concurrent, executes and records them.
+import DequeModule
+import Foundation
+import Logging
+import ServiceLifecycle
+import TideEngine
+import TideProtocol
+import TideStore
+
+/// What starts a run.
+public struct StartRequest: Sendable {
+    public var flow: String
+    /// JSON text of the payload (object or array).
+    public var payload: String?
+    public var trigger: String = "manual"
+    public var scheduledAt: String?
+    /// JSON text of the triggering run's summary.
+    public var event: String?
+    /// Chosen by the caller (to subscribe to the run's events before it starts), else made here.
+    public var runID: String?
+
+    /// Creates a request.
+    public init(flow: String, payload: String? = nil, trigger: String = "manual", scheduledAt: String? = nil,
+                event: String? = nil, runID: String? = nil) {
+        self.flow = flow
+        self.payload = payload
+        self.trigger = trigger
+        self.scheduledAt = scheduledAt
+        self.event = event
+        self.runID = runID
+    }
+}
+
+/// The run queue and executor: the one place runs start, finish and are cancelled.
+///
+/// A run is recorded (durably) before `start` returns. Runs past a flow's `max_concurrent` wait
+/// in a FIFO queue that is also in the store, so they survive a restart. Each run executes in a
+/// child task of ``run()``; on graceful shutdown no new run starts, running ones get
+/// `gracePeriod`, then are cancelled (and recorded as cancelled), and queued ones stay queued.
+public actor RunManager: Service {
+    private struct Active {
+        var flow: String
+        var cancellation: RunCancellation
+        var observer: DaemonObserver
+    }
+
+    private struct Launch: Sendable {
+        var row: RunRow
+        var flow: LoadedFlow
+        var cancellation: RunCancellation
+        var observer: DaemonObserver
+    }
+
+    private let registry: FlowRegistry
+    private let store: RunStore
+    private let hub: EventHub
+    private let logger: Logger
+    private let limits: EngineLimits
+    private let gracePeriod: Duration
+    private let plugins: String
+
+    private var active: [String: Active] = [:]
+    private var running: [String: Int] = [:]
+    private var queues: [String: Deque<RunRow>] = [:]
+    private var waiters: [String: [CheckedContinuation<Void, Never>]] = [:]
+    private var accepting = true
+    private var drained: [CheckedContinuation<Void, Never>] = []
+    private let launches: AsyncStream<Launch>
+    private let launcher: AsyncStream<Launch>.Continuation
+    /// Runs started by event triggers, started one by one by a child task of run().
+    private let triggers: AsyncStream<StartRequest>
+    private let triggerer: AsyncStream<StartRequest>.Continuation
+
+    /// Creates the manager; ``run()`` recovers the queue and executes runs.
+    public init(registry: FlowRegistry, store: RunStore, hub: EventHub, limits: EngineLimits = EngineLimits(),
+                gracePeriod: Duration = .seconds(10), logger: Logger) {
+        self.registry = registry
+        self.store = store
+        self.hub = hub
+        self.limits = limits
+        self.gracePeriod = gracePeriod
+        self.logger = logger
+        self.plugins = registry.home + "/plugins"
+        (launches, launcher) = AsyncStream.makeStream(of: Launch.self)
+        (triggers, triggerer) = AsyncStream.makeStream(of: StartRequest.self)
+    }
+
+    // MARK: - Service
+
+    public func run() async throws {
+        let (interrupted, queued) = try await store.recover(at: Date().timeIntervalSince1970)
+        for id in interrupted { logger.warning("run was in progress when the daemon stopped: marked interrupted", metadata: ["run": "\(id)"]) }
+        for row in queued {
+            queues[row.flow, default: []].append(row)
+        }
+        if !queued.isEmpty { logger.info("resuming queued runs", metadata: ["count": "\(queued.count)"]) }
+        for flow in Set(queued.map(\.flow)) { await startQueued(flow) }
+        fireDaemonStarted()
+        await withDiscardingTaskGroup { group in
+            group.addTask {
+                try? await gracefulShutdown()  // returns on graceful shutdown, throws on cancellation
+                await self.shutdown()
+            }
+            group.addTask {
+                for await request in self.triggers { _ = try? await self.start(request) }
+            }
+            for await launch in launches {
+                group.addTask { await self.execute(launch) }
+            }
+        }
+    }
+
+    /// Stops accepting runs, lets running ones finish within the grace period, then cancels them.
+    private func shutdown() async {
+        guard accepting else { return }
+        accepting = false
+        if !active.isEmpty {
+            logger.info("stopping: waiting for running runs", metadata: ["count": "\(active.count)", "grace": "\(gracePeriod)"])
+            let finished = await waitForDrain(timeout: gracePeriod)
+            if !finished {
+                for (id, run) in active {
+                    logger.warning("stopping: cancelling run", metadata: ["run": "\(id)"])
+                    run.cancellation.cancel(reason: "the daemon is shutting down")
+                }
+                _ = await waitForDrain(timeout: nil)
+            }
+        }
+        launcher.finish()
+        triggerer.finish()
+    }
+
+    private func waitForDrain(timeout: Duration?) async -> Bool {
+        if active.isEmpty { return true }
+        if let timeout {
+            return await withTaskGroup(of: Bool.self) { group in
+                group.addTask { await self.drain(); return true }
+                group.addTask {
+                    try? await Task.sleep(for: timeout)
+                    return false
+                }
+                let first = await group.next()!
+                group.cancelAll()
+                if !first { self.releaseDrainWaiters() }
+                return first
+            }
+        }
+        await drain()
+        return true
+    }
+
+    private func drain() async {
+        if active.isEmpty { return }
+        await withCheckedContinuation { drained.append($0) }
+    }
+
+    private func releaseDrainWaiters() {
+        for waiter in drained { waiter.resume() }
+        drained = []
+    }
+
+    // MARK: - Starting
+
+    /// Records a run and starts it, or queues it behind the flow's `max_concurrent`.
+    public func start(_ request: StartRequest) async throws(RPCError) -> RunRow {
+        guard accepting else {
+            throw RPCError(tide: "daemon_stopping", "the daemon is shutting down and accepts no new runs")
+        }
+        guard let flow = registry.flow(named: request.flow) else {
+            throw flowNotFound(request.flow)
+        }
+        let name = flow.definition.name
+        let now = Date().timeIntervalSince1970
+        let runNow = canStart(flow.definition) && (queues[name]?.isEmpty ?? true)
+        let row = RunRow(
+            id: request.runID ?? makeRunID(), flow: name, file: flow.file, status: runNow ? .running : .queued,
+            trigger: request.trigger, payload: request.payload, scheduledAt: request.scheduledAt, event: request.event,
+            queuedAt: now, startedAt: runNow ? now : nil)
+        // reserve the slot (or the queue place) before waiting for the disk
+        if runNow { running[name, default: 0] += 1 } else { queues[name, default: []].append(row) }
+        do {
+            try await store.insert(row)
+        } catch {
+            if runNow { running[name, default: 1] -= 1 } else { queues[name]?.removeAll { $0.id == row.id } }
+            logger.error("could not record a new run", metadata: ["flow": "\(name)", "error": "\(error)"])
+            throw RPCError(tide: "store_failed", "could not record the run: \(error)")
+        }
+        if runNow {
+            launch(row, flow)
+        } else {
+            logger.info("queued", metadata: ["run": "\(row.id)", "flow": "\(name)", "position": "\(queues[name]?.count ?? 0)"])
+        }
+        return row
+    }
+
+    private func canStart(_ definition: FlowDefinition) -> Bool {
+        guard let limit = definition.maxConcurrent else { return true }
+        return running[definition.name, default: 0] < limit
+    }
+
+    private func flowNotFound(_ name: String) -> RPCError {
+        let snapshot = registry.snapshot()
+        if let failed = snapshot.errors.first(where: { ($0.file as NSString).lastPathComponent == name + ".lua" }) {
+            return RPCError(tide: "flow_invalid", "flow '\(name)' is not loaded: \(failed.error)")
+        }
+        let names = snapshot.flows.map(\.definition.name)
+        return RPCError(tide: "flow_not_found", "no flow named '\(name)' (flows: \(names.isEmpty ? "none" : names.joined(separator: ", ")))")
+    }
+
+    private func launch(_ row: RunRow, _ flow: LoadedFlow) {
+        let observer = DaemonObserver(runID: row.id, flow: row.flow, store: store, hub: hub)
+        let cancellation = RunCancellation()
+        active[row.id] = Active(flow: row.flow, cancellation: cancellation, observer: observer)
+        launcher.yield(Launch(row: row, flow: flow, cancellation: cancellation, observer: observer))
+    }
+
+    /// Starts queued runs of `flow` while it has room.
+    private func startQueued(_ name: String) async {
+        while accepting, var row = queues[name]?.first {
+            guard let flow = registry.flow(named: name) else {
+                // the flow went away while its runs waited
+                queues[name]?.removeFirst()
+                let error = #"{"code":"flow_not_found","message":"flow '\#(name)' no longer exists (its file was removed or renamed)"}"#
+                await record(row, status: .failed, error: error)
+                continue
+            }
+            guard canStart(flow.definition) else { return }
+            queues[name]?.removeFirst()
+            running[name, default: 0] += 1
+            row.status = .running
+            row.startedAt = Date().timeIntervalSince1970
+            store.markRunning(row.id, at: row.startedAt!)
+            launch(row, flow)
+        }
+    }
+
+    /// Records the end of a run that never executed (cancelled in the queue, flow gone).
+    private func record(_ row: RunRow, status: RunStatus, error: String) async {
+        let now = Date().timeIntervalSince1970
+        do {
+            try await store.finish(row.id, status: status, at: now, result: nil, error: error, compensationErrors: nil, steps: [])
+        } catch {
+            logger.error("could not record the end of a run", metadata: ["run": "\(row.id)", "error": "\(error)"])
+        }
+        var finished = row
+        finished.status = status
+        finished.startedAt = finished.startedAt ?? now
+        finished.finishedAt = now
+        finished.error = error
+        announceFinished(finished)
+    }
+
+    // MARK: - Executing (in a child task of run())
+
+    private nonisolated func execute(_ launch: Launch) async {
+        let row = launch.row
+        hub.publish(DaemonEvent(method: "run.started", runID: row.id, flow: row.flow, params: .object([
+            "run_id": .string(row.id), "flow": .string(row.flow), "trigger": .string(row.trigger),
+            "started_at": .string(isoTimestamp(row.startedAt ?? row.queuedAt)),
+        ])))
+        let request = RunRequest(
+            script: launch.flow.script, flow: row.flow, payload: row.payload, runID: row.id, trigger: row.trigger,
+            scheduledAt: row.scheduledAt, event: row.event, plugins: plugins, keyValues: store)
+        let outcome = await RunExecutor.execute(request, limits: limits, observer: launch.observer, cancellation: launch.cancellation)
+        let status = RunStatus(rawValue: outcome.status.rawValue)!
+        do {
+            try await store.finish(
+                row.id, status: status, at: outcome.finishedAt, result: outcome.result, error: outcome.error,
+                compensationErrors: outcome.compensationErrors, steps: outcome.steps)
+        } catch {
+            logger.error("could not record the end of a run", metadata: ["run": "\(row.id)", "error": "\(error)"])
+        }
+        var finished = row
+        finished.status = status
+        finished.startedAt = outcome.startedAt
+        finished.finishedAt = outcome.finishedAt
+        finished.result = outcome.result
+        finished.error = outcome.error
+        await self.finished(finished)
+    }
+
+    private func finished(_ row: RunRow) async {
+        active[row.id] = nil
+        running[row.flow, default: 1] -= 1
+        let level: Logger.Level = row.status == .succeeded ? .info : .warning
+        logger.log(level: level, "run \(row.status.rawValue)", metadata: [
+            "run": "\(row.id)", "flow": "\(row.flow)",
+            "ms": "\(Int((((row.finishedAt ?? 0) - (row.startedAt ?? 0)) * 1000).rounded()))",
+        ])
+        announceFinished(row)
+        if active.isEmpty { releaseDrainWaiters() }
+        await startQueued(row.flow)
+        fireEvents(after: row)
+    }
+
+    private func announceFinished(_ row: RunRow) {
+        var params = JSONValue(summary: row.summary)
+        if case .object(var members) = params, let error = JSONValue(text: row.error) {
+            members["error"] = error
+            params = .object(members)
+        }
+        hub.publish(DaemonEvent(method: "run.finished", runID: row.id, flow: row.flow, params: params))
+        for waiter in waiters.removeValue(forKey: row.id) ?? [] { waiter.resume() }
+    }
+
+    // MARK: - Event triggers (SPEC §2 `on`)
+
+    /// Starts the flows whose `on` matches how `row` ended, with its summary as `ctx.event`.
+    /// A run never triggers its own flow, and runs started by an event trigger no further
+    /// events, so a failing notifier cannot loop.
+    private func fireEvents(after row: RunRow) {
+        guard row.trigger != "event", accepting else { return }
+        let name: String
+        switch row.status {
+        case .succeeded: name = "run.succeeded"
+        case .failed, .interrupted: name = "run.failed"
+        default: name = ""
+        }
+        let targets = registry.snapshot().flows.filter { flow in
+            guard let on = flow.definition.on, flow.definition.name != row.flow else { return false }
+            return on.contains("run.finished") || (!name.isEmpty && on.contains(name))
+        }
+        guard !targets.isEmpty else { return }
+        var summary = JSONValue(summary: row.summary)
+        if case .object(var members) = summary {
+            members["event"] = .string(name.isEmpty ? "run.finished" : name)
+            members["error"] = JSONValue(text: row.error) ?? .null
+            summary = .object(members)
+        }
+        for target in targets {
+            triggerer.yield(StartRequest(flow: target.definition.name, trigger: "event", event: summary.jsonText))
+        }
+    }
+
+    private func fireDaemonStarted() {
+        let event = JSONValue.object([
+            "event": .string("daemon.started"), "pid": .int(Int64(getpid())),
+            "started_at": .string(isoTimestamp(Date().timeIntervalSince1970)),
+        ]).jsonText
+        for flow in registry.snapshot().flows where flow.definition.on?.contains("daemon.started") ?? false {
+            triggerer.yield(StartRequest(flow: flow.definition.name, trigger: "event", event: event))
+        }
+    }
+
+    // MARK: - Cancelling and waiting
+
+    /// Cancels a queued run (recorded at once) or a running one (its tasks and processes are
+    /// cancelled, compensations run); returns the run's status before the request.
+    public func cancel(_ id: String) async throws(RPCError) -> RunStatus {
+        if let run = active[id] {
+            run.cancellation.cancel(reason: "cancelled by request (tide cancel)")
+            return .running
+        }
+        for (flow, queue) in queues {
+            if let index = queue.firstIndex(where: { $0.id == id }) {
+                let row = queues[flow]!.remove(at: index)
+                await record(row, status: .cancelled, error: #"{"code":"cancelled","message":"cancelled while queued (tide cancel)"}"#)
+                return .queued
+            }
+        }
+        let row: RunRow?
+        do {
+            row = try await store.run(id)
+        } catch {
+            throw RPCError(tide: "store_failed", "could not read the run history: \(error)")
+        }
+        guard let row else { throw RPCError(tide: "run_not_found", "no run with id '\(id)'") }
+        throw RPCError(tide: "run_finished", "run \(id) already finished (\(row.status.rawValue)): nothing to cancel")
+    }
+
+    /// Returns when the run has finished (at once if it is not running or queued).
+    public func waitUntilFinished(_ id: String) async {
+        guard active[id] != nil || queues.values.contains(where: { $0.contains { $0.id == id } }) else { return }
+        await withCheckedContinuation { waiters[id, default: []].append($0) }
+    }
+
+    /// Whether the run is running or queued here.
+    public func isLive(_ id: String) -> Bool {
+        active[id] != nil || queues.values.contains(where: { $0.contains { $0.id == id } })
+    }
+
+    /// Running and queued runs, per flow.
+    public func counts() -> (running: [String: Int], queued: [String: Int]) {
+        (running.filter { $0.value > 0 }, queues.compactMapValues { $0.isEmpty ? nil : $0.count })
+    }
+}
+
+/// A run id: `run_` and 16 random hex digits.
+public func makeRunID() -> String {
+    var generator = SystemRandomNumberGenerator()
+    let value = generator.next() as UInt64
+    let hex = String(value, radix: 16)
+    return "run_" + String(repeating: "0", count: 16 - hex.count) + hex
+}

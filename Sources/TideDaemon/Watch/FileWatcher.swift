@@ -1,0 +1,257 @@
+// FileWatcher.swift: reports changed files under flows/ and plugins/ (inotify, or polling as a fallback).
+import Foundation
+import Logging
+import Synchronization
+
+/// A debounced batch of changes.
+public struct WatchChange: Sendable, Equatable {
+    /// Changed, created or deleted `*.lua` files under `flows/` (absolute paths).
+    public var flows: Set<String> = []
+    /// Something under `plugins/` changed: every flow is loaded again.
+    public var plugins = false
+    /// Events were lost (queue overflow) or a watched root appeared: rescan everything.
+    public var rescan = false
+
+    public var isEmpty: Bool { flows.isEmpty && !plugins && !rescan }
+}
+
+/// Watches a home's `flows/` and `plugins/` recursively and calls `onChange` with debounced batches.
+///
+/// On Linux it uses inotify: new sub-folders are watched as they appear, editors' saves that
+/// write a temporary file and rename it over the original arrive as `IN_MOVED_TO`, and a burst
+/// of events is delivered as one batch once the folder has been quiet for `debounce` (and at
+/// the latest `maxDelay` after the first event). Where inotify is unavailable (or `polling` is
+/// asked for) it compares file signatures every `pollInterval`.
+public final class FileWatcher: Sendable {
+    /// How changes are noticed.
+    public enum Mode: String, Sendable {
+        case inotify, polling
+    }
+
+    private let home: String
+    private let roots: [String]
+    private let onChange: @Sendable (WatchChange) -> Void
+    private let logger: Logger
+    private let debounce: Double
+    private let maxDelay: Double
+    private let pollInterval: Double
+    private let stopPipe: (read: Int32, write: Int32)
+    private let modeBox = Mutex(Mode.inotify)
+
+    /// Creates a watcher; call ``start(polling:)``.
+    public init(home: String, debounce: Double = 0.025, maxDelay: Double = 0.08, pollInterval: Double = 0.1,
+                logger: Logger, onChange: @escaping @Sendable (WatchChange) -> Void) {
+        self.home = home
+        self.roots = [home + "/flows", home + "/plugins"]
+        self.debounce = debounce
+        self.maxDelay = maxDelay
+        self.pollInterval = pollInterval
+        self.logger = logger
+        self.onChange = onChange
+        var fds: [Int32] = [-1, -1]
+        _ = pipe(&fds)
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        stopPipe = (fds[0], fds[1])
+    }
+
+    /// The mode in use.
+    public var mode: Mode { modeBox.withLock { $0 } }
+
+    /// Starts watching on a thread of its own.
+    public func start(polling: Bool = false) {
+        let fd = polling ? -1 : inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
+        if fd < 0 {
+            if !polling {
+                logger.warning("inotify is unavailable (\(String(cString: strerror(errno)))): polling for changes every \(Int(pollInterval * 1000)) ms")
+            }
+            modeBox.withLock { $0 = .polling }
+        }
+        let thread = Thread { [self] in
+            if fd >= 0 {
+                var loop = InotifyLoop(watcher: self, fd: fd)
+                loop.run()
+            } else {
+                pollLoop()
+            }
+        }
+        thread.name = "tide-watcher"
+        thread.start()
+    }
+
+    /// Stops the thread.
+    public func stop() {
+        var byte: UInt8 = 1
+        _ = write(stopPipe.write, &byte, 1)
+    }
+
+    fileprivate var stopFD: Int32 { stopPipe.read }
+    fileprivate var watchedRoots: [String] { roots }
+    fileprivate var homeFolder: String { home }
+    fileprivate var timing: (debounce: Double, maxDelay: Double) { (debounce, maxDelay) }
+    fileprivate var log: Logger { logger }
+    fileprivate func deliver(_ change: WatchChange) {
+        if !change.isEmpty { onChange(change) }
+    }
+
+    /// Classifies a path: a flow script, something under plugins/, or neither.
+    fileprivate func note(_ path: String, into change: inout WatchChange) {
+        if path.hasPrefix(roots[1] + "/") || path == roots[1] {
+            change.plugins = true
+        } else if path.hasSuffix(".lua"), path.hasPrefix(roots[0] + "/") {
+            change.flows.insert(path)
+        }
+    }
+
+    // MARK: - Polling
+
+    private func pollLoop() {
+        var known = scan()
+        while true {
+            var fds = [pollfd(fd: stopPipe.read, events: Int16(POLLIN), revents: 0)]
+            if poll(&fds, 1, Int32(pollInterval * 1000)) > 0 { return }
+            let now = scan()
+            var change = WatchChange()
+            for (path, signature) in now where known[path] != signature { note(path, into: &change) }
+            for path in known.keys where now[path] == nil { note(path, into: &change) }
+            known = now
+            deliver(change)
+        }
+    }
+
+    private func scan() -> [String: FileSignature] {
+        var out: [String: FileSignature] = [:]
+        for root in roots {
+            guard let walker = FileManager.default.enumerator(atPath: root) else { continue }
+            while let item = walker.nextObject() as? String {
+                let path = root + "/" + item
+                if let signature = FlowRegistry.signature(path) { out[path] = signature }
+            }
+        }
+        return out
+    }
+}
+
+/// The inotify side of ``FileWatcher``: one watch per folder, a map back to paths, debouncing.
+private struct InotifyLoop {
+    let watcher: FileWatcher
+    let fd: Int32
+    var folders: [Int32: String] = [:]
+    var homeWatch: Int32 = -1
+
+    init(watcher: FileWatcher, fd: Int32) {
+        self.watcher = watcher
+        self.fd = fd
+    }
+
+    private static let folderMask = UInt32(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_DELETE_SELF | IN_ATTRIB)
+
+    /// Watches `folder` and every folder below it; returns the `*.lua` files found (they may
+    /// have been written before the watch existed).
+    mutating func watchTree(_ folder: String) -> [String] {
+        let wd = inotify_add_watch(fd, folder, Self.folderMask | UInt32(IN_ONLYDIR))
+        guard wd >= 0 else { return [] }
+        folders[wd] = folder
+        var found: [String] = []
+        guard let items = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return [] }
+        for name in items where !name.hasPrefix(".") {
+            let path = folder + "/" + name
+            var isFolder: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
+                found += watchTree(path)
+            } else {
+                found.append(path)
+            }
+        }
+        return found
+    }
+
+    mutating func run() {
+        defer { close(fd) }
+        homeWatch = inotify_add_watch(fd, watcher.homeFolder, UInt32(IN_CREATE | IN_MOVED_TO | IN_ONLYDIR))
+        for root in watcher.watchedRoots { _ = watchTree(root) }
+        let (debounce, maxDelay) = watcher.timing
+        var pending = WatchChange()
+        var firstEvent: Double = 0
+        var lastEvent: Double = 0
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: 64 << 10, alignment: 8)
+        defer { buffer.deallocate() }
+        while true {
+            var timeout: Int32 = -1
+            if !pending.isEmpty {
+                let now = monotonicSeconds()
+                let due = min(lastEvent + debounce, firstEvent + maxDelay)
+                timeout = max(0, Int32(((due - now) * 1000).rounded(.up)))
+            }
+            var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: watcher.stopFD, events: Int16(POLLIN), revents: 0)]
+            let ready = poll(&fds, 2, timeout)
+            if ready < 0 && errno != EINTR { return }
+            if fds[1].revents != 0 { return }
+            if fds[0].revents != 0 {
+                let count = read(fd, buffer, 64 << 10)
+                if count > 0 {
+                    let now = monotonicSeconds()
+                    if pending.isEmpty { firstEvent = now }
+                    lastEvent = now
+                    parse(buffer, count, into: &pending)
+                }
+                continue
+            }
+            if !pending.isEmpty {
+                watcher.deliver(pending)
+                pending = WatchChange()
+            }
+        }
+    }
+
+    private mutating func parse(_ buffer: UnsafeMutableRawPointer, _ count: Int, into change: inout WatchChange) {
+        var offset = 0
+        let header = MemoryLayout<inotify_event>.size
+        while offset + header <= count {
+            let event = buffer.load(fromByteOffset: offset, as: inotify_event.self)
+            let nameLength = Int(event.len)
+            var name = ""
+            if nameLength > 0 {
+                let start = buffer.advanced(by: offset + header).assumingMemoryBound(to: CChar.self)
+                name = String(cString: start)
+            }
+            offset += header + nameLength
+            let mask = event.mask
+            if mask & UInt32(IN_Q_OVERFLOW) != 0 {
+                change.rescan = true
+                continue
+            }
+            if event.wd == homeWatch {
+                let path = watcher.homeFolder + "/" + name
+                if watcher.watchedRoots.contains(path) {
+                    for file in watchTree(path) { watcher.note(file, into: &change) }
+                    change.rescan = true
+                }
+                continue
+            }
+            if mask & UInt32(IN_IGNORED) != 0 {
+                folders[event.wd] = nil
+                continue
+            }
+            guard let folder = folders[event.wd], !name.hasPrefix(".") else { continue }
+            let path = folder + "/" + name
+            if mask & UInt32(IN_ISDIR) != 0 {
+                if mask & UInt32(IN_CREATE | IN_MOVED_TO) != 0 {
+                    for file in watchTree(path) { watcher.note(file, into: &change) }
+                } else if mask & UInt32(IN_MOVED_FROM | IN_DELETE) != 0 {
+                    change.rescan = true  // a folder of scripts went away
+                }
+                watcher.note(path, into: &change)
+                continue
+            }
+            watcher.note(path, into: &change)
+        }
+    }
+}
+
+/// Seconds on the monotonic clock.
+func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}

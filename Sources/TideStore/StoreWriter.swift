@@ -1,0 +1,173 @@
+// StoreWriter.swift: one thread that commits every waiting write in one transaction.
+import Foundation
+import GRDB
+import TideProtocol
+
+/// A write to the history.
+enum StoreWrite: Sendable {
+    case insert(RunRow)
+    case markRunning(String, Double)
+    case step(String, StepRecord)
+    case log(String, Int, LogLine)
+    case finish(FinishedRun)
+    /// Nothing: completes when everything before it is committed.
+    case barrier
+}
+
+/// Serialises writes on one thread and commits them in batches ("group commit").
+///
+/// Writes from many callers that arrive while a commit is in progress go into the next
+/// transaction together; a durable caller resumes after the transaction holding its write is
+/// committed. A write that fails (a constraint, a full disk) fails its own caller only.
+final class StoreWriter: @unchecked Sendable {
+    private typealias Pending = (write: StoreWrite, done: CheckedContinuation<Void, any Error>?)
+
+    private let pool: DatabasePool
+    private let keepRuns: Int
+    private let condition = NSCondition()
+    // guarded by `condition`
+    private var pending: [Pending] = []
+    private var stopped = false
+    // the writer thread's own
+    private var finishesSincePrune: [String: Int] = [:]
+
+    init(pool: DatabasePool, keepRuns: Int) {
+        self.pool = pool
+        self.keepRuns = keepRuns
+        let thread = Thread { [self] in loop() }
+        thread.name = "tide-store-writer"
+        thread.start()
+    }
+
+    /// Queues a write and returns at once.
+    func post(_ write: StoreWrite) {
+        condition.lock()
+        pending.append((write, nil))
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Queues a write and returns once it is committed.
+    func durable(_ write: StoreWrite) async throws {
+        try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
+            condition.lock()
+            if stopped {
+                condition.unlock()
+                done.resume(throwing: StoreError("the state database is closed"))
+                return
+            }
+            pending.append((write, done))
+            condition.signal()
+            condition.unlock()
+        }
+    }
+
+    /// Returns once everything queued before is committed.
+    func flush() async throws {
+        try await durable(.barrier)
+    }
+
+    /// Stops the thread after the writes already queued.
+    func stop() {
+        condition.lock()
+        stopped = true
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func loop() {
+        while true {
+            condition.lock()
+            while pending.isEmpty && !stopped { condition.wait() }
+            let batch = pending
+            pending.removeAll(keepingCapacity: true)
+            let done = stopped && batch.isEmpty
+            condition.unlock()
+            if done { return }
+            commit(batch)
+        }
+    }
+
+    private func commit(_ batch: [Pending]) {
+        var failures: [Int: any Error] = [:]
+        var finishedFlows: [String] = []
+        do {
+            try pool.write { db in
+                for (i, item) in batch.enumerated() {
+                    do {
+                        if let flow = try apply(item.write, db) { finishedFlows.append(flow) }
+                    } catch {
+                        failures[i] = error
+                    }
+                }
+                for flow in finishedFlows { try pruneIfDue(flow, db) }
+            }
+        } catch {
+            // the transaction itself failed (disk full, database gone): every write in it failed
+            for i in batch.indices where failures[i] == nil { failures[i] = error }
+            FileHandle.standardError.write(Data("tide: could not write the run history: \(SQLiteStore.describe(error))\n".utf8))
+        }
+        for (i, item) in batch.enumerated() {
+            guard let done = item.done else { continue }
+            if let error = failures[i] {
+                done.resume(throwing: StoreError("could not write the run history: \(SQLiteStore.describe(error))"))
+            } else {
+                done.resume()
+            }
+        }
+    }
+
+    /// Applies one write; returns the flow of a finished run.
+    private func apply(_ write: StoreWrite, _ db: Database) throws -> String? {
+        switch write {
+        case .insert(let r):
+            try db.execute(sql: """
+                INSERT INTO runs (id, flow, file, status, trigger, payload, scheduled_at, event, queued_at, started_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [r.id, r.flow, r.file, r.status.rawValue, r.trigger, r.payload, r.scheduledAt, r.event,
+                                 r.queuedAt, r.startedAt])
+        case .markRunning(let id, let time):
+            try db.execute(sql: "UPDATE runs SET status = 'running', started_at = ? WHERE id = ? AND status = 'queued'",
+                           arguments: [time, id])
+        case .step(let id, let s):
+            try upsert(s, run: id, db)
+        case .log(let id, let seq, let line):
+            try db.execute(
+                sql: "INSERT OR IGNORE INTO logs (run_id, seq, time, level, message, node) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [id, seq, line.time, line.level.rawValue, line.message, line.node])
+        case .finish(let f):
+            try db.execute(sql: """
+                UPDATE runs SET status = ?, finished_at = ?, started_at = COALESCE(started_at, ?), result = ?, error = ?,
+                compensation_errors = ? WHERE id = ?
+                """, arguments: [f.status.rawValue, f.time, f.time, f.result, f.error, f.compensationErrors, f.id])
+            for s in f.steps { try upsert(s, run: f.id, db) }
+            return try String.fetchOne(db, sql: "SELECT flow FROM runs WHERE id = ?", arguments: [f.id])
+        case .barrier:
+            break
+        }
+        return nil
+    }
+
+    private func upsert(_ s: StepRecord, run id: String, _ db: Database) throws {
+        try db.execute(sql: """
+            INSERT OR REPLACE INTO steps (run_id, node, parent, kind, name, primitive, status, attempts, started_at,
+            finished_at, result, error, total, done) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [id, s.id, s.parent, s.kind.rawValue, s.name, s.primitive, s.status.rawValue, s.attempts,
+                             s.startedAt, s.finishedAt, s.result, s.error, s.total, s.done])
+    }
+
+    /// Keeps the newest `keepRuns` finished runs of `flow` (checked every few finishes: the
+    /// delete scans the flow's index).
+    private func pruneIfDue(_ flow: String, _ db: Database) throws {
+        let count = (finishesSincePrune[flow] ?? 0) + 1
+        guard count >= max(1, keepRuns / 32) else {
+            finishesSincePrune[flow] = count
+            return
+        }
+        finishesSincePrune[flow] = 0
+        try db.execute(sql: """
+            DELETE FROM runs WHERE flow = ? AND status NOT IN ('queued', 'running') AND seq <
+            (SELECT seq FROM runs WHERE flow = ? AND status NOT IN ('queued', 'running') ORDER BY seq DESC LIMIT 1 OFFSET ?)
+            """, arguments: [flow, flow, keepRuns - 1])
+    }
+}

@@ -1,0 +1,80 @@
+// ServeCommand.swift: `tide serve`: run the daemon in the foreground.
+import ArgumentParser
+import Foundation
+import Logging
+import TideDaemon
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the daemon in the foreground: watch flows/, take commands on the socket, record every run.",
+        discussion: """
+            SIGTERM or SIGINT stops it gracefully: no new runs, running runs get the grace period, then are \
+            cancelled and recorded as cancelled; queued runs stay queued for the next start. SIGHUP rescans flows.
+            """)
+
+    @OptionGroup var home: HomeOptions
+
+    @Option(name: .long, help: "Folder of the state database (default: HOME/.tide).")
+    var state: String?
+
+    @Option(name: .long, help: "Path of the control socket (default: HOME/.tide/tide.sock).")
+    var socket: String?
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    @Option(name: .long, help: "Finished runs kept per flow.")
+    var keepRuns: Int = 1000
+
+    @Option(name: .long, help: "How long running runs may go on after a stop request, e.g. 10s, 2m.")
+    var gracePeriod: String = "10s"
+
+    @Flag(name: .long, help: "Poll for file changes instead of using inotify.")
+    var poll = false
+
+    func validate() throws {
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical; got '\(logLevel)'")
+        }
+        guard keepRuns >= 1 else { throw ValidationError("--keep-runs must be at least 1") }
+        guard parseDuration(gracePeriod) != nil else {
+            throw ValidationError("--grace-period must be a duration such as 500ms, 10s or 2m; got '\(gracePeriod)'")
+        }
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel)!
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "tide")
+        var configuration = DaemonConfiguration(
+            home: home.path, state: state.map(absolute), socket: socket.map(absolute), version: tideVersion)
+        configuration.keepRuns = keepRuns
+        configuration.gracePeriod = .milliseconds(Int64(parseDuration(gracePeriod)! * 1000))
+        configuration.polling = poll
+        do {
+            try await Daemon.run(configuration, logger: logger)
+        } catch let error as DaemonError {
+            printError("tide: \(error.message)")
+            throw ExitCode(1)
+        }
+    }
+
+    private func absolute(_ path: String) -> String {
+        URL(fileURLWithPath: path).standardizedFileURL.path
+    }
+}
+
+/// Seconds of "500ms", "10s", "2m", "1h" (or a bare number of seconds).
+func parseDuration(_ text: String) -> Double? {
+    let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+    for (suffix, factor) in units where text.hasSuffix(suffix) {
+        if let value = Double(text.dropLast(suffix.count)), value >= 0 { return value * factor }
+    }
+    if let value = Double(text), value >= 0 { return value }
+    return nil
+}
