@@ -73,6 +73,7 @@ public final class SQLiteStore: RunStore {
                 );
                 CREATE INDEX runs_by_flow ON runs(flow, seq);
                 CREATE INDEX runs_by_status ON runs(status, seq);
+                CREATE INDEX runs_by_finish ON runs(flow, finished_at);
                 CREATE TABLE steps (
                     run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
                     node INTEGER NOT NULL,

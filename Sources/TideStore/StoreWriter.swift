@@ -42,6 +42,10 @@ final class StoreWriter: @unchecked Sendable {
     /// Queues a write and returns at once.
     func post(_ write: StoreWrite) {
         condition.lock()
+        guard !stopped else {
+            condition.unlock()
+            return  // the daemon is past recording: only writes of runs cancelled at exit come here
+        }
         pending.append((write, nil))
         condition.signal()
         condition.unlock()
@@ -90,17 +94,17 @@ final class StoreWriter: @unchecked Sendable {
 
     private func commit(_ batch: [Pending]) {
         var failures: [Int: any Error] = [:]
-        var finishedFlows: [String] = []
+        var finishedRuns: [(flow: String, id: String)] = []
         do {
             try pool.write { db in
                 for (i, item) in batch.enumerated() {
                     do {
-                        if let flow = try apply(item.write, db) { finishedFlows.append(flow) }
+                        if let flow = try apply(item.write, db), case .finish(let f) = item.write { finishedRuns.append((flow, f.id)) }
                     } catch {
                         failures[i] = error
                     }
                 }
-                for flow in finishedFlows { try pruneIfDue(flow, db) }
+                for run in finishedRuns { try pruneIfDue(run.flow, keeping: run.id, db) }
             }
         } catch {
             // the transaction itself failed (disk full, database gone): every write in it failed
@@ -156,9 +160,9 @@ final class StoreWriter: @unchecked Sendable {
                              s.startedAt, s.finishedAt, s.result, s.error, s.total, s.done])
     }
 
-    /// Keeps the newest `keepRuns` finished runs of `flow` (checked every few finishes: the
-    /// delete scans the flow's index).
-    private func pruneIfDue(_ flow: String, _ db: Database) throws {
+    /// Keeps the `keepRuns` runs of `flow` that finished last, and always the run `keeping`
+    /// that just finished (checked every few finishes: the delete scans the flow's index).
+    private func pruneIfDue(_ flow: String, keeping id: String, _ db: Database) throws {
         let count = (finishesSincePrune[flow] ?? 0) + 1
         guard count >= max(1, keepRuns / 32) else {
             finishesSincePrune[flow] = count
@@ -166,8 +170,8 @@ final class StoreWriter: @unchecked Sendable {
         }
         finishesSincePrune[flow] = 0
         try db.execute(sql: """
-            DELETE FROM runs WHERE flow = ? AND status NOT IN ('queued', 'running') AND seq <
-            (SELECT seq FROM runs WHERE flow = ? AND status NOT IN ('queued', 'running') ORDER BY seq DESC LIMIT 1 OFFSET ?)
-            """, arguments: [flow, flow, keepRuns - 1])
+            DELETE FROM runs WHERE flow = ? AND id != ? AND finished_at IS NOT NULL AND finished_at <
+            (SELECT finished_at FROM runs WHERE flow = ? AND finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT 1 OFFSET ?)
+            """, arguments: [flow, id, flow, max(0, keepRuns - 1)])
     }
 }

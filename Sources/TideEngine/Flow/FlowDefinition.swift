@@ -18,6 +18,17 @@ public struct FlowDefinition: Sendable, Codable, Equatable {
     public var line: Int
     public var hasOnFailure: Bool?
 
+    /// A definition with only a name (the rest as the flow left it out).
+    public init(name: String, line: Int, description: String? = nil, schedule: [String]? = nil, on: [String]? = nil,
+                maxConcurrent: Int? = nil) {
+        self.name = name
+        self.line = line
+        self.description = description
+        self.schedule = schedule
+        self.on = on
+        self.maxConcurrent = maxConcurrent
+    }
+
     enum CodingKeys: String, CodingKey {
         case name, description, schedule, timezone, overlap, catchup, jitter, timeout, on, memory, line
         case catchupWindow = "catchup_window"
