@@ -18,16 +18,16 @@ build: deps
 release: deps
 	$(SWIFT) build -c release --product tide
 
-# Runs the example flows of examples/ once each with `tide exec` (the daemon arrives with issue 3).
+# Starts the daemon on the runnable home in examples/ (Ctrl-C stops it gracefully).
 run: release
-	@echo "== tide $$($(BIN) --version): running examples/flows/fetch-three.lua"
-	@cd examples && TIDE_HOME=. ../$(BIN) exec flows/fetch-three.lua --payload '{"user":"ada"}'
+	@echo "== tide $$($(BIN) --version) serving examples/ (Ctrl-C stops it). In a second terminal:"
+	@echo "  $(CURDIR)/$(BIN) run fetch-three --home $(CURDIR)/examples --payload '{\"user\":\"ada\"}'"
+	@echo "  $(CURDIR)/$(BIN) flows --home $(CURDIR)/examples"
+	@echo "  $(CURDIR)/$(BIN) runs --home $(CURDIR)/examples"
+	@echo "  $(CURDIR)/$(BIN) show RUN_ID --home $(CURDIR)/examples"
+	@echo "  (or: export TIDE_HOME=$(CURDIR)/examples, then tide run saga --payload '{\"fail_at\":\"ship\"}')"
 	@echo
-	@echo "Run the other examples the same way, e.g.:"
-	@echo "  $(BIN) exec examples/flows/primary-backup.lua"
-	@echo "  $(BIN) exec examples/flows/process-items.lua --payload '{\"count\":1000}'"
-	@echo "  $(BIN) exec examples/flows/saga.lua --payload '{\"fail_at\":\"ship\"}'"
-	@echo "  $(BIN) check examples/flows/*.lua"
+	@exec $(BIN) serve --home examples
 
 test: deps test-lua test-swift
 
@@ -40,6 +40,7 @@ test-swift:
 
 bench: deps release
 	scripts/bench
+	scripts/bench-daemon
 
 clean:
 	rm -rf .build

@@ -84,7 +84,15 @@ let package = Package(
         .testTarget(name: "LuaBridgeTests", dependencies: ["LuaBridge"]),
         .testTarget(name: "TideEngineTests", dependencies: ["TideEngine"]),
         .testTarget(name: "TideStoreTests", dependencies: ["TideStore"]),
-        .testTarget(name: "TideDaemonTests", dependencies: ["TideDaemon"]),
+        .testTarget(
+            name: "TideDaemonTests",
+            dependencies: [
+                "TideDaemon", "TideProtocol", "TideEngine",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "TideCLITests", dependencies: [.target(name: "tide")]),
     ],
     swiftLanguageModes: [.v6]

@@ -586,12 +586,12 @@ static int tide_register_any(tide_vm *vm, const char *name, int fn, int spawn) {
 int tide_vm_register(tide_vm *vm, const char *name, int fn) { return tide_register_any(vm, name, fn, 0); }
 int tide_vm_register_spawn(tide_vm *vm, const char *name, int fn) { return tide_register_any(vm, name, fn, 1); }
 
-struct tide_do_args { const char *src; size_t len; const char *chunkname; int nresults; };
+struct tide_do_args { const char *src; size_t len; const char *chunkname; int nresults; const char *mode; };
 
 static int tide_dostring_p(lua_State *L) {
     struct tide_do_args *a = (struct tide_do_args *)lua_touserdata(L, 1);
     lua_settop(L, 0);
-    if (luaL_loadbufferx(L, a->src, a->len, a->chunkname, "t") != LUA_OK)
+    if (luaL_loadbufferx(L, a->src, a->len, a->chunkname, a->mode) != LUA_OK)
         return lua_error(L);
     lua_call(L, 0, a->nresults);
     return lua_gettop(L);
@@ -611,8 +611,45 @@ static int tide_protected(tide_vm *vm, lua_CFunction f, void *args, int nresults
 }
 
 int tide_vm_dostring(tide_vm *vm, const char *src, size_t len, const char *chunkname, int nresults) {
-    struct tide_do_args a = { src, len, chunkname, nresults };
+    struct tide_do_args a = { src, len, chunkname, nresults, "t" };
     return tide_protected(vm, tide_dostring_p, &a, nresults);
+}
+
+int tide_vm_dobytecode(tide_vm *vm, const char *code, size_t len, const char *chunkname, int nresults) {
+    struct tide_do_args a = { code, len, chunkname, nresults, "b" };
+    return tide_protected(vm, tide_dostring_p, &a, nresults);
+}
+
+struct tide_dump_buffer { char *data; size_t len, cap; };
+
+static int tide_dump_writer(lua_State *L, const void *p, size_t sz, void *ud) {
+    struct tide_dump_buffer *b = (struct tide_dump_buffer *)ud;
+    (void)L;
+    if (b->len + sz > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + sz) cap *= 2;
+        char *data = realloc(b->data, cap);
+        if (data == NULL) return 1;
+        b->data = data;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, p, sz);
+    b->len += sz;
+    return 0;
+}
+
+char *tide_compile(const char *src, size_t len, const char *chunkname, size_t *outlen) {
+    lua_State *L = luaL_newstate();
+    struct tide_dump_buffer b = { NULL, 0, 0 };
+    if (L == NULL) return NULL;
+    if (luaL_loadbufferx(L, src, len, chunkname, "t") == LUA_OK && lua_dump(L, tide_dump_writer, &b, 0) == 0) {
+        *outlen = b.len;
+    } else {
+        free(b.data);
+        b.data = NULL;
+    }
+    lua_close(L);
+    return b.data;
 }
 
 struct tide_call_args { const char *global; const char *arg; size_t arglen; int nresults; };

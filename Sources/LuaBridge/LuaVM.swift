@@ -1,6 +1,9 @@
 // LuaVM.swift: one Lua state with a memory limit and the host functions of its owner.
 import CLua
 import CLuaShim
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What a host function asks the C trampoline to do after the Swift frame has returned.
 public enum LuaAction: Int32 {
@@ -96,6 +99,13 @@ public final class LuaVM {
     }
 
     /// Loads an embedded C string chunk (the prelude) and runs it.
+    /// Runs a chunk compiled by ``LuaBytecode`` (tide's own Lua, never user code).
+    public func run(_ bytecode: LuaBytecode, chunkName: String) throws(LuaError) {
+        try check(bytecode.bytes.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { tide_vm_dobytecode(vm, $0.baseAddress, $0.count, chunkName, 0) }
+        }, chunkName)
+    }
+
     public func run(bytes: UnsafePointer<CChar>, count: Int, chunkName: String) throws(LuaError) {
         try check(tide_vm_dostring(vm, bytes, count, chunkName, 0), chunkName)
     }
@@ -286,4 +296,19 @@ private func luaBridgeDispatch(
 /// exist: one malloc arena (a thread arena grows its heap by one mprotect per extension).
 public func luaConfigureProcess() {
     tide_use_single_malloc_arena()
+}
+
+/// Lua text compiled once per process to bytecode, which loads several times faster than text
+/// in each new state.
+public struct LuaBytecode: Sendable {
+    /// The chunk's bytes (with debug info, so tracebacks keep their lines).
+    public let bytes: [UInt8]
+
+    /// Compiles `count` bytes of text; nil on a syntax error.
+    public init?(source: UnsafePointer<CChar>, count: Int, chunkName: String) {
+        var length = 0
+        guard let data = tide_compile(source, count, chunkName, &length) else { return nil }
+        defer { free(data) }
+        bytes = Array(UnsafeRawBufferPointer(start: data, count: length))
+    }
 }

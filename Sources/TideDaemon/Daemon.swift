@@ -16,6 +16,8 @@ public struct DaemonConfiguration: Sendable {
     /// The control socket (default `HOME/.tide/tide.sock`).
     public var socket: String
     public var keepRuns = 1000
+    /// Runs executing at once across flows; more wait in the queue.
+    public var maxRunning = 256
     /// How long running runs may go on after a stop request before they are cancelled.
     public var gracePeriod: Duration = .seconds(10)
     /// Use the polling watcher even where inotify works.
@@ -68,7 +70,7 @@ public enum Daemon {
         logger.info("flows loaded", metadata: ["flows": "\(snapshot.flows.count)", "failed files": "\(snapshot.errors.count)"])
 
         let hub = EventHub()
-        let runs = RunManager(registry: registry, store: store, hub: hub, limits: c.limits, gracePeriod: c.gracePeriod, logger: logger)
+        let runs = RunManager(registry: registry, store: store, hub: hub, limits: c.limits, gracePeriod: c.gracePeriod, maxRunning: c.maxRunning, logger: logger)
         let reloader = ReloadService(registry: registry, polling: c.polling, logger: logger)
         let stopper = Stopper()
         let info = DaemonInfo(version: c.version, home: c.home, state: c.state, socket: c.socket, startedAt: Date().timeIntervalSince1970)

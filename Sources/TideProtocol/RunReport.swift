@@ -138,12 +138,35 @@ public struct RunReport: Codable, Sendable {
     }
 }
 
-/// ISO 8601 with milliseconds and the local offset, e.g. `2026-11-21T19:28:00.123+01:00`.
+/// ISO 8601 with milliseconds and the local offset, e.g. `2026-11-21T19:28:00.123+01:00` (`Z` in UTC).
+///
+/// Written by hand: a run's history and notifications make many of these, and a date formatter
+/// per call costs more than the run itself.
 public func isoTimestamp(_ seconds: Double) -> String {
-    let formatter = ISO8601DateFormatter()
-    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    formatter.timeZone = .current
-    return formatter.string(from: Date(timeIntervalSince1970: seconds))
+    var whole = seconds.rounded(.down)
+    var millis = Int(((seconds - whole) * 1000).rounded())
+    if millis == 1000 {
+        whole += 1
+        millis = 0
+    }
+    var time = time_t(whole)
+    var parts = tm()
+    localtime_r(&time, &parts)
+    func pad(_ n: Int, _ width: Int) -> String {
+        let digits = String(n)
+        return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
+    }
+    var text = pad(Int(parts.tm_year) + 1900, 4) + "-" + pad(Int(parts.tm_mon) + 1, 2) + "-" + pad(Int(parts.tm_mday), 2)
+    text += "T" + pad(Int(parts.tm_hour), 2) + ":" + pad(Int(parts.tm_min), 2) + ":" + pad(Int(parts.tm_sec), 2)
+    text += "." + pad(millis, 3)
+    let offset = Int(parts.tm_gmtoff)
+    if offset == 0 {
+        text += "Z"
+    } else {
+        let minutes = abs(offset) / 60
+        text += (offset < 0 ? "-" : "+") + pad(minutes / 60, 2) + ":" + pad(minutes % 60, 2)
+    }
+    return text
 }
 
 /// Parses a timestamp made by ``isoTimestamp(_:)`` (or any ISO 8601 instant with an offset).

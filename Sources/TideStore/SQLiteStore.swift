@@ -149,7 +149,7 @@ public final class SQLiteStore: RunStore {
 
     public func finish(_ id: String, status: RunStatus, at time: Double, result: String?, error: String?,
                        compensationErrors: String?, steps: [StepRecord]) async throws {
-        try await writer.durable(.finish(FinishedRun(
+        try await writer.durable(.finish(StoredFinish(
             id: id, status: status, time: time, result: result, error: error,
             compensationErrors: compensationErrors, steps: steps)))
     }
@@ -260,7 +260,7 @@ public final class SQLiteStore: RunStore {
 }
 
 /// The end of a run, as written.
-struct FinishedRun: Sendable {
+struct StoredFinish: Sendable {
     var id: String
     var status: RunStatus
     var time: Double

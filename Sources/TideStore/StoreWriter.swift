@@ -9,7 +9,7 @@ enum StoreWrite: Sendable {
     case markRunning(String, Double)
     case step(String, StepRecord)
     case log(String, Int, LogLine)
-    case finish(FinishedRun)
+    case finish(StoredFinish)
     /// Nothing: completes when everything before it is committed.
     case barrier
 }

@@ -27,6 +27,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Finished runs kept per flow.")
     var keepRuns: Int = 1000
 
+    @Option(name: .long, help: "Runs executing at once across all flows; more wait in the queue.")
+    var maxRuns: Int = 256
+
     @Option(name: .long, help: "How long running runs may go on after a stop request, e.g. 10s, 2m.")
     var gracePeriod: String = "10s"
 
@@ -38,6 +41,7 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical; got '\(logLevel)'")
         }
         guard keepRuns >= 1 else { throw ValidationError("--keep-runs must be at least 1") }
+        guard maxRuns >= 1 else { throw ValidationError("--max-runs must be at least 1") }
         guard parseDuration(gracePeriod) != nil else {
             throw ValidationError("--grace-period must be a duration such as 500ms, 10s or 2m; got '\(gracePeriod)'")
         }
@@ -54,6 +58,7 @@ struct ServeCommand: AsyncParsableCommand {
         var configuration = DaemonConfiguration(
             home: home.path, state: state.map(absolute), socket: socket.map(absolute), version: tideVersion)
         configuration.keepRuns = keepRuns
+        configuration.maxRunning = maxRuns
         configuration.gracePeriod = .milliseconds(Int64(parseDuration(gracePeriod)! * 1000))
         configuration.polling = poll
         do {

@@ -73,6 +73,11 @@ void tide_vm_set_memory_limit(tide_vm *vm, size_t limit);
 int tide_vm_register(tide_vm *vm, const char *name, int fn);
 int tide_vm_register_spawn(tide_vm *vm, const char *name, int fn);
 int tide_vm_dostring(tide_vm *vm, const char *src, size_t len, const char *chunkname, int nresults);
+/* Like tide_vm_dostring for a precompiled chunk (from tide_compile): for tide's own Lua only. */
+int tide_vm_dobytecode(tide_vm *vm, const char *code, size_t len, const char *chunkname, int nresults);
+/* Compiles Lua text to bytecode (debug info kept) in a scratch state; a malloc'd buffer, or NULL
+   on a syntax error. */
+char *tide_compile(const char *src, size_t len, const char *chunkname, size_t *outlen);
 int tide_vm_call(tide_vm *vm, const char *global, const char *arg, size_t arglen, int nresults);
 int tide_vm_release(tide_vm *vm, const int *refs, int n);
 

@@ -75,7 +75,7 @@ public struct ControlAPI: Sendable {
             let wait = try request.bool("wait")
             let before = try await runs.cancel(id)
             if wait {
-                await runs.waitUntilFinished(id)
+                if let finished = await runs.waitUntilFinished(id) { return JSONValue(report: finished.row.report(steps: finished.steps)) }
                 return try await report(id)
             }
             return .object(["run_id": .string(id), "previous_status": .string(before.rawValue),
@@ -166,7 +166,9 @@ public struct ControlAPI: Sendable {
                 if event.method == "run.finished" { break }
             }
         }
-        await runs.waitUntilFinished(row.id)
+        if let finished = await runs.waitUntilFinished(row.id) {
+            return JSONValue(report: finished.row.report(steps: finished.steps))
+        }
         return try await report(row.id)
     }
 
@@ -177,7 +179,7 @@ public struct ControlAPI: Sendable {
                 throw RPCError(tide: "run_not_found", "no run with id '\(id)' (tide runs lists recent runs)")
             }
             let steps = try await store.steps(of: id)
-            return JSONValue(encoding: row.report(steps: steps))
+            return JSONValue(report: row.report(steps: steps))
         } catch let error as RPCError {
             throw error
         } catch {

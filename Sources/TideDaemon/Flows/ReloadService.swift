@@ -35,6 +35,8 @@ public final class ReloadService: Service {
     public func run() async throws {
         watcher.start(polling: polling)
         defer { watcher.stop() }
+        // what changed between the start-up scan and the watches
+        submit.yield(.change(WatchChange(rescan: true)))
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         await withDiscardingTaskGroup { group in
             group.addTask { [submit, logger] in

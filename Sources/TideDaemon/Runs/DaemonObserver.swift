@@ -84,6 +84,19 @@ extension JSONValue {
         self = .object(o)
     }
 
+    /// A run report (SPEC §6 shape) in its wire form, built directly (no encoder round trip).
+    init(report r: RunReport) {
+        var o: [String: JSONValue] = [
+            "run_id": .string(r.runID), "flow": .string(r.flow), "status": .string(r.status.rawValue),
+            "result": r.result ?? .null, "error": r.error ?? .null, "steps": .array(r.steps.map { JSONValue(step: $0) }),
+            "started_at": .string(r.startedAt), "finished_at": r.finishedAt.map(JSONValue.string) ?? .null,
+            "duration_ms": r.durationMilliseconds.map(JSONValue.double) ?? .null,
+        ]
+        if let c = r.compensationErrors { o["compensation_errors"] = c }
+        if let t = r.trigger { o["trigger"] = .string(t) }
+        self = .object(o)
+    }
+
     /// A log line in its wire form.
     init(log e: LogEntry) {
         var o: [String: JSONValue] = [

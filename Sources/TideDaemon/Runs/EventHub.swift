@@ -9,6 +9,14 @@ public struct DaemonEvent: Sendable {
     public var flow: String
     public var params: JSONValue
 
+    /// Creates an event.
+    public init(method: String, runID: String, flow: String, params: JSONValue) {
+        self.method = method
+        self.runID = runID
+        self.flow = flow
+        self.params = params
+    }
+
     /// The notification message.
     public var message: JSONValue { RPCMessage.notification(method, params) }
 }

@@ -58,11 +58,15 @@ public actor RunManager: Service {
     private let limits: EngineLimits
     private let gracePeriod: Duration
     private let plugins: String
+    /// Runs executing at once, across flows; more wait in the queue (each run has a thread).
+    private let maxRunning: Int
+    private var totalRunning = 0
 
     private var active: [String: Active] = [:]
     private var running: [String: Int] = [:]
     private var queues: [String: Deque<RunRow>] = [:]
-    private var waiters: [String: [CheckedContinuation<Void, Never>]] = [:]
+    /// The end of each running or queued run, for callers that wait for it.
+    private var completions: [String: RunCompletion] = [:]
     private var accepting = true
     private var drained: [CheckedContinuation<Void, Never>] = []
     private let launches: AsyncStream<Launch>
@@ -73,12 +77,13 @@ public actor RunManager: Service {
 
     /// Creates the manager; ``run()`` recovers the queue and executes runs.
     public init(registry: FlowRegistry, store: RunStore, hub: EventHub, limits: EngineLimits = EngineLimits(),
-                gracePeriod: Duration = .seconds(10), logger: Logger) {
+                gracePeriod: Duration = .seconds(10), maxRunning: Int = 256, logger: Logger) {
         self.registry = registry
         self.store = store
         self.hub = hub
         self.limits = limits
         self.gracePeriod = gracePeriod
+        self.maxRunning = maxRunning
         self.logger = logger
         self.plugins = registry.home + "/plugins"
         (launches, launcher) = AsyncStream.makeStream(of: Launch.self)
@@ -92,9 +97,10 @@ public actor RunManager: Service {
         for id in interrupted { logger.warning("run was in progress when the daemon stopped: marked interrupted", metadata: ["run": "\(id)"]) }
         for row in queued {
             queues[row.flow, default: []].append(row)
+            completions[row.id] = RunCompletion()
         }
         if !queued.isEmpty { logger.info("resuming queued runs", metadata: ["count": "\(queued.count)"]) }
-        for flow in Set(queued.map(\.flow)) { await startQueued(flow) }
+        await startQueued()
         fireDaemonStarted()
         await withDiscardingTaskGroup { group in
             group.addTask {
@@ -176,11 +182,13 @@ public actor RunManager: Service {
             trigger: request.trigger, payload: request.payload, scheduledAt: request.scheduledAt, event: request.event,
             queuedAt: now, startedAt: runNow ? now : nil)
         // reserve the slot (or the queue place) before waiting for the disk
-        if runNow { running[name, default: 0] += 1 } else { queues[name, default: []].append(row) }
+        if runNow { reserve(name) } else { queues[name, default: []].append(row) }
+        completions[row.id] = RunCompletion()
         do {
             try await store.insert(row)
         } catch {
-            if runNow { running[name, default: 1] -= 1 } else { queues[name]?.removeAll { $0.id == row.id } }
+            if runNow { release(name) } else { queues[name]?.removeAll { $0.id == row.id } }
+            completions[row.id] = nil
             logger.error("could not record a new run", metadata: ["flow": "\(name)", "error": "\(error)"])
             throw RPCError(tide: "store_failed", "could not record the run: \(error)")
         }
@@ -193,8 +201,19 @@ public actor RunManager: Service {
     }
 
     private func canStart(_ definition: FlowDefinition) -> Bool {
+        guard totalRunning < maxRunning else { return false }
         guard let limit = definition.maxConcurrent else { return true }
         return running[definition.name, default: 0] < limit
+    }
+
+    private func reserve(_ flow: String) {
+        running[flow, default: 0] += 1
+        totalRunning += 1
+    }
+
+    private func release(_ flow: String) {
+        running[flow, default: 1] -= 1
+        totalRunning -= 1
     }
 
     private func flowNotFound(_ name: String) -> RPCError {
@@ -213,23 +232,32 @@ public actor RunManager: Service {
         launcher.yield(Launch(row: row, flow: flow, cancellation: cancellation, observer: observer))
     }
 
-    /// Starts queued runs of `flow` while it has room.
-    private func startQueued(_ name: String) async {
-        while accepting, var row = queues[name]?.first {
-            guard let flow = registry.flow(named: name) else {
+    /// Starts queued runs while there is room, oldest first across flows.
+    private func startQueued() async {
+        while accepting, totalRunning < maxRunning {
+            // the oldest head among the flows that have room
+            var best: (flow: String, row: RunRow, loaded: LoadedFlow?)?
+            for (name, queue) in queues {
+                guard let head = queue.first else { continue }
+                let loaded = registry.flow(named: name)
+                if let loaded, !canStart(loaded.definition) { continue }
+                if best == nil || head.queuedAt < best!.row.queuedAt { best = (name, head, loaded) }
+            }
+            guard let (name, head, loaded) = best else { return }
+            queues[name]?.removeFirst()
+            if queues[name]?.isEmpty == true { queues[name] = nil }
+            guard let loaded else {
                 // the flow went away while its runs waited
-                queues[name]?.removeFirst()
                 let error = #"{"code":"flow_not_found","message":"flow '\#(name)' no longer exists (its file was removed or renamed)"}"#
-                await record(row, status: .failed, error: error)
+                await record(head, status: .failed, error: error)
                 continue
             }
-            guard canStart(flow.definition) else { return }
-            queues[name]?.removeFirst()
-            running[name, default: 0] += 1
+            var row = head
+            reserve(name)
             row.status = .running
             row.startedAt = Date().timeIntervalSince1970
             store.markRunning(row.id, at: row.startedAt!)
-            launch(row, flow)
+            launch(row, loaded)
         }
     }
 
@@ -246,7 +274,7 @@ public actor RunManager: Service {
         finished.startedAt = finished.startedAt ?? now
         finished.finishedAt = now
         finished.error = error
-        announceFinished(finished)
+        announceFinished(finished, steps: [])
     }
 
     // MARK: - Executing (in a child task of run())
@@ -275,31 +303,32 @@ public actor RunManager: Service {
         finished.finishedAt = outcome.finishedAt
         finished.result = outcome.result
         finished.error = outcome.error
-        await self.finished(finished)
+        finished.compensationErrors = outcome.compensationErrors
+        await self.finished(finished, steps: outcome.steps)
     }
 
-    private func finished(_ row: RunRow) async {
+    private func finished(_ row: RunRow, steps: [StepRecord]) async {
         active[row.id] = nil
-        running[row.flow, default: 1] -= 1
+        release(row.flow)
         let level: Logger.Level = row.status == .succeeded ? .info : .warning
         logger.log(level: level, "run \(row.status.rawValue)", metadata: [
             "run": "\(row.id)", "flow": "\(row.flow)",
             "ms": "\(Int((((row.finishedAt ?? 0) - (row.startedAt ?? 0)) * 1000).rounded()))",
         ])
-        announceFinished(row)
+        announceFinished(row, steps: steps)
         if active.isEmpty { releaseDrainWaiters() }
-        await startQueued(row.flow)
+        await startQueued()
         fireEvents(after: row)
     }
 
-    private func announceFinished(_ row: RunRow) {
+    private func announceFinished(_ row: RunRow, steps: [StepRecord]) {
         var params = JSONValue(summary: row.summary)
         if case .object(var members) = params, let error = JSONValue(text: row.error) {
             members["error"] = error
             params = .object(members)
         }
         hub.publish(DaemonEvent(method: "run.finished", runID: row.id, flow: row.flow, params: params))
-        for waiter in waiters.removeValue(forKey: row.id) ?? [] { waiter.resume() }
+        completions.removeValue(forKey: row.id)?.resolve(FinishedRun(row: row, steps: steps))
     }
 
     // MARK: - Event triggers (SPEC §2 `on`)
@@ -367,15 +396,16 @@ public actor RunManager: Service {
         throw RPCError(tide: "run_finished", "run \(id) already finished (\(row.status.rawValue)): nothing to cancel")
     }
 
-    /// Returns when the run has finished (at once if it is not running or queued).
-    public func waitUntilFinished(_ id: String) async {
-        guard active[id] != nil || queues.values.contains(where: { $0.contains { $0.id == id } }) else { return }
-        await withCheckedContinuation { waiters[id, default: []].append($0) }
+    /// Waits until the run has finished and returns it; nil at once when it is not running or
+    /// queued here (it finished earlier: read it from the store).
+    public func waitUntilFinished(_ id: String) async -> FinishedRun? {
+        guard let completion = completions[id] else { return nil }
+        return await completion.wait()
     }
 
     /// Whether the run is running or queued here.
     public func isLive(_ id: String) -> Bool {
-        active[id] != nil || queues.values.contains(where: { $0.contains { $0.id == id } })
+        completions[id] != nil
     }
 
     /// Running and queued runs, per flow.

@@ -12,6 +12,13 @@ public struct WatchChange: Sendable, Equatable {
     /// Events were lost (queue overflow) or a watched root appeared: rescan everything.
     public var rescan = false
 
+    /// A batch.
+    public init(flows: Set<String> = [], plugins: Bool = false, rescan: Bool = false) {
+        self.flows = flows
+        self.plugins = plugins
+        self.rescan = rescan
+    }
+
     public var isEmpty: Bool { flows.isEmpty && !plugins && !rescan }
 }
 
@@ -66,10 +73,12 @@ public final class FileWatcher: Sendable {
             }
             modeBox.withLock { $0 = .polling }
         }
+        // the watches exist when start returns: no change after it is missed
+        nonisolated(unsafe) var loop = fd >= 0 ? InotifyLoop(watcher: self, fd: fd) : nil
+        loop?.setUp()
         let thread = Thread { [self] in
-            if fd >= 0 {
-                var loop = InotifyLoop(watcher: self, fd: fd)
-                loop.run()
+            if loop != nil {
+                loop!.run()
             } else {
                 pollLoop()
             }
@@ -165,10 +174,13 @@ private struct InotifyLoop {
         return found
     }
 
-    mutating func run() {
-        defer { close(fd) }
+    mutating func setUp() {
         homeWatch = inotify_add_watch(fd, watcher.homeFolder, UInt32(IN_CREATE | IN_MOVED_TO | IN_ONLYDIR))
         for root in watcher.watchedRoots { _ = watchTree(root) }
+    }
+
+    mutating func run() {
+        defer { close(fd) }
         let (debounce, maxDelay) = watcher.timing
         var pending = WatchChange()
         var firstEvent: Double = 0

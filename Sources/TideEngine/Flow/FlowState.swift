@@ -24,10 +24,8 @@ extension Scheduler {
     /// Loads the prelude and `script` (its top level runs once, within the load time limit) and
     /// returns the script's flows.
     func load(_ script: FlowScript, plugins: String?, limits: EngineLimits) throws(EngineError) -> [FlowDefinition] {
-        var length = 0
-        let prelude = tide_lua_prelude(&length)!
         do {
-            try vm.run(bytes: prelude, count: length, chunkName: "=prelude")
+            try vm.run(EmbeddedLua.prelude, chunkName: "=prelude")
         } catch {
             throw EngineError(.internal, "the prelude failed to load: \(error.message)")
         }
@@ -82,4 +80,19 @@ public enum FlowLoader {
 func jsonString(_ text: String) -> String {
     let data = try? JSONSerialization.data(withJSONObject: text, options: [.fragmentsAllowed, .withoutEscapingSlashes])
     return data.flatMap { String(data: $0, encoding: .utf8) } ?? "\"\""
+}
+
+/// tide's own Lua, compiled once per process.
+enum EmbeddedLua {
+    static let prelude: LuaBytecode = {
+        var length = 0
+        let source = tide_lua_prelude(&length)!
+        return LuaBytecode(source: source, count: length, chunkName: "=prelude")!
+    }()
+
+    static let json: LuaBytecode = {
+        var length = 0
+        let source = tide_lua_json(&length)!
+        return LuaBytecode(source: source, count: length, chunkName: "=json")!
+    }()
 }

@@ -50,9 +50,7 @@ extension Scheduler {
             return .return
         case .kv: return keyValue(frame, &out)
         case .source:
-            var count = 0
-            let bytes = tide_lua_json(&count)!
-            out.push(bytes: UnsafeRawBufferPointer(start: bytes, count: count))
+            EmbeddedLua.json.bytes.withUnsafeBytes { out.push(bytes: $0) }
             return .return
         }
     }

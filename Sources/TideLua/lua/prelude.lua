@@ -14,7 +14,7 @@ local concat, sort, unpack, tpack = table.concat, table.sort, table.unpack, tabl
 local format, sfind, smatch, ssub = string.format, string.find, string.match, string.sub
 local traceback, getinfo = debug.traceback, debug.getinfo
 
-local json = load(H.source("json"), "=json", "t")()
+local json = load(H.source("json"), "=json", "b")()  -- precompiled by the host
 local api = {}
 
 ---------------------------------------------------------------- errors
