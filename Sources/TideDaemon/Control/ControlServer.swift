@@ -40,9 +40,10 @@ public final class ControlServer: Service {
         self.logger = logger
         let previous = umask(0o177)  // the socket file is created 0600, never briefly wider
         defer { umask(previous) }
+        unlink(path)  // a stale socket of a daemon that died (the caller holds the home's lock)
         channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
-            .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true) { child in
+            .bind(to: SocketAddress(Self.address(path))) { child in
                 let credentials: EventLoopFuture<PeerCredentials>
                 if let provider = child as? SocketOptionProvider {
                     credentials = provider.unsafeGetSocketOption(level: .init(SOL_SOCKET), name: .init(SO_PEERCRED))
@@ -56,6 +57,19 @@ public final class ControlServer: Service {
                 }
             }
         chmod(path, 0o600)
+    }
+
+    /// The socket address of `path`, built here because NIO's own check stops at macOS's 103
+    /// bytes, while Linux takes 107 (the caller checks that limit).
+    private static func address(_ path: String) -> sockaddr_un {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            let bytes = Array(path.utf8.prefix(raw.count - 1))
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        return address
     }
 
     public func run() async throws {
