@@ -71,6 +71,12 @@ public enum Daemon {
 
         let hub = EventHub()
         let runs = RunManager(registry: registry, store: store, hub: hub, limits: c.limits, gracePeriod: c.gracePeriod, maxRunning: c.maxRunning, logger: logger)
+        do {
+            try await runs.recover()
+        } catch {
+            await store.close()
+            throw DaemonError("cannot read the run history in \(c.state): \(error)")
+        }
         let reloader = ReloadService(registry: registry, polling: c.polling, logger: logger)
         let stopper = Stopper()
         let info = DaemonInfo(version: c.version, home: c.home, state: c.state, socket: c.socket, startedAt: Date().timeIntervalSince1970)

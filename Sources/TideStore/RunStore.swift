@@ -92,9 +92,9 @@ public protocol RunStore: KeyValueStore {
     func record(step: StepRecord, run id: String)
     /// A line of a run's log, `seq` counting from 1 in each run. Posted.
     func record(log: LogLine, seq: Int, run id: String)
-    /// A run ended (or a queued run was cancelled): its status, result, error and final steps.
-    /// Durable.
-    func finish(_ id: String, status: RunStatus, at time: Double, result: String?, error: String?,
+    /// A run ended (or a queued run was cancelled): its status, when it really started (nil for
+    /// a run that never executed), result, error and final steps. Durable.
+    func finish(_ id: String, status: RunStatus, startedAt: Double?, at time: Double, result: String?, error: String?,
                 compensationErrors: String?, steps: [StepRecord]) async throws
     /// Waits until every posted change is committed.
     func flush() async throws

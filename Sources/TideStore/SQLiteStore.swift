@@ -147,10 +147,10 @@ public final class SQLiteStore: RunStore {
         writer.post(.log(id, seq, log))
     }
 
-    public func finish(_ id: String, status: RunStatus, at time: Double, result: String?, error: String?,
+    public func finish(_ id: String, status: RunStatus, startedAt: Double?, at time: Double, result: String?, error: String?,
                        compensationErrors: String?, steps: [StepRecord]) async throws {
         try await writer.durable(.finish(StoredFinish(
-            id: id, status: status, time: time, result: result, error: error,
+            id: id, status: status, startedAt: startedAt, time: time, result: result, error: error,
             compensationErrors: compensationErrors, steps: steps)))
     }
 
@@ -263,6 +263,7 @@ public final class SQLiteStore: RunStore {
 struct StoredFinish: Sendable {
     var id: String
     var status: RunStatus
+    var startedAt: Double?
     var time: Double
     var result: String?
     var error: String?

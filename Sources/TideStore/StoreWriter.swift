@@ -141,9 +141,9 @@ final class StoreWriter: @unchecked Sendable {
                 arguments: [id, seq, line.time, line.level.rawValue, line.message, line.node])
         case .finish(let f):
             try db.execute(sql: """
-                UPDATE runs SET status = ?, finished_at = ?, started_at = COALESCE(started_at, ?), result = ?, error = ?,
+                UPDATE runs SET status = ?, finished_at = ?, started_at = COALESCE(?, started_at), result = ?, error = ?,
                 compensation_errors = ? WHERE id = ?
-                """, arguments: [f.status.rawValue, f.time, f.time, f.result, f.error, f.compensationErrors, f.id])
+                """, arguments: [f.status.rawValue, f.time, f.startedAt, f.result, f.error, f.compensationErrors, f.id])
             for s in f.steps { try upsert(s, run: f.id, db) }
             return try String.fetchOne(db, sql: "SELECT flow FROM runs WHERE id = ?", arguments: [f.id])
         case .barrier:

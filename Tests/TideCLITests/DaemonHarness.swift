@@ -150,7 +150,8 @@ final class RawConnection: @unchecked Sendable {
         }
         guard result == 0 else {
             let reason = String(cString: strerror(errno))
-            close(fd)
+            // no close(fd) here: self is fully initialized, so deinit runs even though init throws;
+            // closing here too closed the descriptor twice (the second time, another thread's new one)
             throw HarnessError("cannot connect to \(path): \(reason)")
         }
         var timeout = timeval(tv_sec: 30, tv_usec: 0)  // a hung daemon fails the test instead of hanging it

@@ -53,7 +53,7 @@ extension SQLiteStore {
     fileprivate func end(_ id: String, _ status: RunStatus = .succeeded, at time: Double = 1_700_000_100,
                          result: String? = nil, error: String? = nil, compensationErrors: String? = nil,
                          steps: [StepRecord] = []) async throws {
-        try await finish(id, status: status, at: time, result: result, error: error,
+        try await finish(id, status: status, startedAt: nil, at: time, result: result, error: error,
                          compensationErrors: compensationErrors, steps: steps)
     }
 
@@ -170,7 +170,7 @@ struct SQLiteStoreTests {
             try await store.flush()
             let run = try #require(try await store.run("done"))
             #expect(run.status == .cancelled)
-            #expect(run.startedAt == 1_700_000_009)
+            #expect(run.startedAt == nil)  // it never ran; a late markRunning does not change that
         }
     }
 
@@ -239,8 +239,8 @@ struct SQLiteStoreTests {
             #expect(ok.error == nil)
             #expect(ok.compensationErrors == nil)
             #expect(ok.finishedAt == 1_700_000_040)
-            // a queued run that ends without starting gets its finish time as start time
-            #expect(ok.startedAt == 1_700_000_040)
+            // a queued run that ends without starting has no start time
+            #expect(ok.startedAt == nil)
         }
     }
 
@@ -548,6 +548,19 @@ struct SQLiteStoreTests {
             let path = locked + "/state.sqlite"
             let error = #expect(throws: StoreError.self) { _ = try SQLiteStore(path: path, keepRuns: 10) }
             #expect(error?.message.contains(path) == true, "\(String(describing: error?.message))")
+        }
+    }
+}
+
+@Suite("SQLiteStore start times")
+struct StartTimeTests {
+    @Test("finish records when the run really started, over the launch time")
+    func engineStart() async throws {
+        try await withStore { store, _ in
+            try await store.insert(row("r", status: .running, startedAt: 1_700_000_001))
+            try await store.finish("r", status: .succeeded, startedAt: 1_700_000_001.25, at: 1_700_000_002, result: "1",
+                                   error: nil, compensationErrors: nil, steps: [])
+            #expect(try await store.run("r")?.startedAt == 1_700_000_001.25)
         }
     }
 }

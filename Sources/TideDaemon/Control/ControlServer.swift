@@ -79,6 +79,9 @@ public final class ControlServer: Service {
                     for try await connection in connections {
                         group.addTask { await self.serve(connection) }
                     }
+                    // the listener closed (graceful shutdown): end the open connections too, or
+                    // an idle client or a subscription would keep the daemon alive
+                    group.cancelAll()
                 }
             }
         } onGracefulShutdown: { [channel] in

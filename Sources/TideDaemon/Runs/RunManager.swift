@@ -92,7 +92,9 @@ public actor RunManager: Service {
 
     // MARK: - Service
 
-    public func run() async throws {
+    /// At start-up, before the socket accepts anything: marks the runs a dead daemon left
+    /// running as interrupted and takes back the queue.
+    public func recover() async throws {
         let (interrupted, queued) = try await store.recover(at: Date().timeIntervalSince1970)
         for id in interrupted { logger.warning("run was in progress when the daemon stopped: marked interrupted", metadata: ["run": "\(id)"]) }
         for row in queued {
@@ -100,6 +102,9 @@ public actor RunManager: Service {
             completions[row.id] = RunCompletion()
         }
         if !queued.isEmpty { logger.info("resuming queued runs", metadata: ["count": "\(queued.count)"]) }
+    }
+
+    public func run() async throws {
         await startQueued()
         fireDaemonStarted()
         await withDiscardingTaskGroup { group in
@@ -265,13 +270,13 @@ public actor RunManager: Service {
     private func record(_ row: RunRow, status: RunStatus, error: String) async {
         let now = Date().timeIntervalSince1970
         do {
-            try await store.finish(row.id, status: status, at: now, result: nil, error: error, compensationErrors: nil, steps: [])
+            try await store.finish(row.id, status: status, startedAt: nil, at: now, result: nil, error: error, compensationErrors: nil, steps: [])
         } catch {
             logger.error("could not record the end of a run", metadata: ["run": "\(row.id)", "error": "\(error)"])
         }
         var finished = row
         finished.status = status
-        finished.startedAt = finished.startedAt ?? now
+        finished.startedAt = nil  // it never ran
         finished.finishedAt = now
         finished.error = error
         announceFinished(finished, steps: [])
@@ -292,7 +297,7 @@ public actor RunManager: Service {
         let status = RunStatus(rawValue: outcome.status.rawValue)!
         do {
             try await store.finish(
-                row.id, status: status, at: outcome.finishedAt, result: outcome.result, error: outcome.error,
+                row.id, status: status, startedAt: outcome.startedAt, at: outcome.finishedAt, result: outcome.result, error: outcome.error,
                 compensationErrors: outcome.compensationErrors, steps: outcome.steps)
         } catch {
             logger.error("could not record the end of a run", metadata: ["run": "\(row.id)", "error": "\(error)"])
