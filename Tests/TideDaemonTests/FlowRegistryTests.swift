@@ -104,7 +104,7 @@ struct FlowRegistryTests {
     func badFiles() throws {
         let home = try Home()
         defer { home.cleanup() }
-        FileManager.default.createFile(atPath: home.path + "/flows/bin.lua", contents: Data([0xff, 0xfe, 0x00, 0x41]))
+        _ = FileManager.default.createFile(atPath: home.path + "/flows/bin.lua", contents: Data([0xff, 0xfe, 0x00, 0x41]))
         try home.write("loop.lua", "while true do end")
         let r = registry(home)
         r.reload(paths: nil)
