@@ -692,6 +692,10 @@ int tide_vm_release(tide_vm *vm, const int *refs, int n) {
 /* One malloc arena for the process: a thread arena grows its heap with one mprotect per top
  * extension (glibc ignores M_TOP_PAD there), a quarter of a 100k-task fan-out in syscalls and
  * page-table work. Small allocations stay per-thread in glibc's tcache. */
+void tide_release_free_memory(void) {
+    malloc_trim(0);
+}
+
 void tide_use_single_malloc_arena(void) {
     mallopt(M_ARENA_MAX, 1);
 }

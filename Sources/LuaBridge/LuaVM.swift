@@ -298,6 +298,12 @@ public func luaConfigureProcess() {
     tide_use_single_malloc_arena()
 }
 
+/// Gives the memory of closed Lua states back to the system (a daemon's resident size then
+/// reflects what it holds, not its past peaks). Walks the heap: call it when idle.
+public func luaReleaseFreeMemory() {
+    tide_release_free_memory()
+}
+
 /// Lua text compiled once per process to bytecode, which loads several times faster than text
 /// in each new state.
 public struct LuaBytecode: Sendable {

@@ -102,5 +102,7 @@ void tide_vm_set_cancelled(tide_vm *vm, int cancelled);
 
 /* Process set-up, first thing in main: see tide_shim.c. */
 void tide_use_single_malloc_arena(void);
+/* Returns the heap's free pages to the system (after Lua states were closed). */
+void tide_release_free_memory(void);
 
 #endif

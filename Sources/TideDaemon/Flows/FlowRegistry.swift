@@ -102,6 +102,7 @@ public final class FlowRegistry: Sendable {
             }
         }
         state.withLock { $0.reloads += 1 }
+        RunExecutor.releaseFreeMemory()  // the Lua states of the loads are gone
         return changed
     }
 

@@ -321,7 +321,10 @@ public actor RunManager: Service {
             "ms": "\(Int((((row.finishedAt ?? 0) - (row.startedAt ?? 0)) * 1000).rounded()))",
         ])
         announceFinished(row, steps: steps)
-        if active.isEmpty { releaseDrainWaiters() }
+        if active.isEmpty {
+            releaseDrainWaiters()
+            if queues.isEmpty { RunExecutor.releaseFreeMemory() }  // idle again: give back what the runs used
+        }
         await startQueued()
         fireEvents(after: row)
     }

@@ -12,6 +12,11 @@ public enum RunExecutor {
         luaConfigureProcess()
     }
 
+    /// Returns memory freed by finished runs and loads to the system; for a daemon going idle.
+    public static func releaseFreeMemory() {
+        luaReleaseFreeMemory()
+    }
+
     /// Runs `request` to its end and returns the outcome; never throws: failures are outcomes.
     ///
     /// With a ``ManualClock``, time is virtual: whenever no task is ready the clock jumps to the
