@@ -78,8 +78,10 @@ struct ServeCommand: AsyncParsableCommand {
 func parseDuration(_ text: String) -> Double? {
     let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
     for (suffix, factor) in units where text.hasSuffix(suffix) {
-        if let value = Double(text.dropLast(suffix.count)), value >= 0 { return value * factor }
+        if let value = Double(text.dropLast(suffix.count)), value.isFinite, value >= 0, value * factor <= 86400 * 365 {
+            return value * factor
+        }
     }
-    if let value = Double(text), value >= 0 { return value }
+    if let value = Double(text), value.isFinite, value >= 0, value <= 86400 * 365 { return value }
     return nil
 }

@@ -209,7 +209,7 @@ public struct ControlAPI: Sendable {
         let follow = try request.bool("follow")
         var after = 0
         if let a = request.param("after") {
-            guard let n = a.number, n >= 0, n == n.rounded() else {
+            guard let n = a.number, n >= 0, n <= Double(Int32.max), n == n.rounded() else {
                 throw RPCError(.invalidParams, "parameter 'after' must be a log sequence number (an integer >= 0)", id: request.id)
             }
             after = Int(n)
@@ -217,7 +217,9 @@ public struct ControlAPI: Sendable {
         let subscription = follow ? hub.subscribe(.run(id)) : nil
         defer { subscription?.cancel() }
         do {
-            if await runs.isLive(id) { try await store.flush() }
+            // live now: its run.finished is still to come, after the subscription
+            let wasLive = await runs.isLive(id)
+            if wasLive { try await store.flush() }
             guard let row = try await store.run(id) else {
                 throw RPCError(tide: "run_not_found", "no run with id '\(id)'")
             }
@@ -235,7 +237,7 @@ public struct ControlAPI: Sendable {
                 }
                 if page.count < 1000 { break }
             }
-            guard let subscription, await runs.isLive(id) else {
+            guard let subscription, wasLive else {
                 let status = try await store.run(id)?.status ?? row.status
                 return .object(["run_id": .string(id), "status": .string(status.rawValue), "lines": .array(lines)])
             }

@@ -40,7 +40,14 @@ public final class ControlServer: Service {
         self.logger = logger
         let previous = umask(0o177)  // the socket file is created 0600, never briefly wider
         defer { umask(previous) }
-        unlink(path)  // a stale socket of a daemon that died (the caller holds the home's lock)
+        // a stale socket of a daemon that died (the caller holds the home's lock); never a file
+        var info = stat()
+        if lstat(path, &info) == 0 {
+            guard (info.st_mode & S_IFMT) == S_IFSOCK else {
+                throw DaemonError("\(path) exists and is not a socket: choose another --socket (tide never deletes it)")
+            }
+            unlink(path)
+        }
         channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .bind(to: SocketAddress(Self.address(path))) { child in

@@ -13,28 +13,52 @@ public struct FinishedRun: Sendable {
 final class RunCompletion: Sendable {
     private struct State {
         var result: FinishedRun?
-        var waiters: [CheckedContinuation<FinishedRun, Never>] = []
+        var abandoned = false
+        var waiters: [Int: CheckedContinuation<FinishedRun?, Never>] = [:]
+        var next = 0
     }
 
     private let state = Mutex(State())
 
     func resolve(_ finished: FinishedRun) {
-        let waiters = state.withLock { s -> [CheckedContinuation<FinishedRun, Never>] in
+        let waiters = state.withLock { s -> [CheckedContinuation<FinishedRun?, Never>] in
             s.result = finished
-            defer { s.waiters = [] }
-            return s.waiters
+            defer { s.waiters = [:] }
+            return Array(s.waiters.values)
         }
         for waiter in waiters { waiter.resume(returning: finished) }
     }
 
-    func wait() async -> FinishedRun {
-        await withCheckedContinuation { continuation in
-            let ready = state.withLock { s -> FinishedRun? in
-                if let result = s.result { return result }
-                s.waiters.append(continuation)
-                return nil
+    /// The daemon stops before the run ends (it stays queued): waiters return nil.
+    func abandon() {
+        let waiters = state.withLock { s -> [CheckedContinuation<FinishedRun?, Never>] in
+            s.abandoned = true
+            defer { s.waiters = [:] }
+            return Array(s.waiters.values)
+        }
+        for waiter in waiters { waiter.resume(returning: nil) }
+    }
+
+    /// The finished run; nil when the waiting task is cancelled (its connection closed) or the
+    /// daemon stops first.
+    func wait() async -> FinishedRun? {
+        let id = state.withLock { s -> Int in
+            s.next += 1
+            return s.next
+        }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<FinishedRun?, Never>) in
+                let ready = state.withLock { s -> (Bool, FinishedRun?) in
+                    if let result = s.result { return (true, result) }
+                    if s.abandoned || Task.isCancelled { return (true, nil) }
+                    s.waiters[id] = continuation
+                    return (false, nil)
+                }
+                if ready.0 { continuation.resume(returning: ready.1) }
             }
-            if let ready { continuation.resume(returning: ready) }
+        } onCancel: {
+            let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
+            waiter?.resume(returning: nil)
         }
     }
 }

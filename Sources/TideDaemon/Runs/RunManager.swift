@@ -68,7 +68,6 @@ public actor RunManager: Service {
     /// The end of each running or queued run, for callers that wait for it.
     private var completions: [String: RunCompletion] = [:]
     private var accepting = true
-    private var drained: [CheckedContinuation<Void, Never>] = []
     private let launches: AsyncStream<Launch>
     private let launcher: AsyncStream<Launch>.Continuation
     /// Runs started by event triggers, started one by one by a child task of run().
@@ -121,52 +120,35 @@ public actor RunManager: Service {
         }
     }
 
-    /// Stops accepting runs, lets running ones finish within the grace period, then cancels them.
+    /// Stops accepting runs, lets running ones finish within the grace period, then cancels
+    /// them, again every 5 s while their cleanup goes on (the engine stops cleanup at the second
+    /// request).
     private func shutdown() async {
         guard accepting else { return }
         accepting = false
-        if !active.isEmpty {
-            logger.info("stopping: waiting for running runs", metadata: ["count": "\(active.count)", "grace": "\(gracePeriod)"])
-            let finished = await waitForDrain(timeout: gracePeriod)
-            if !finished {
+        if totalRunning > 0 {
+            logger.info("stopping: waiting for running runs", metadata: ["count": "\(totalRunning)", "grace": "\(gracePeriod)"])
+            await waitForDrain(gracePeriod)
+            while totalRunning > 0 {
                 for (id, run) in active {
                     logger.warning("stopping: cancelling run", metadata: ["run": "\(id)"])
                     run.cancellation.cancel(reason: "the daemon is shutting down")
                 }
-                _ = await waitForDrain(timeout: nil)
+                await waitForDrain(.seconds(5))
             }
         }
+        for completion in completions.values { completion.abandon() }  // queued runs stay queued
         launcher.finish()
         triggerer.finish()
     }
 
-    private func waitForDrain(timeout: Duration?) async -> Bool {
-        if active.isEmpty { return true }
-        if let timeout {
-            return await withTaskGroup(of: Bool.self) { group in
-                group.addTask { await self.drain(); return true }
-                group.addTask {
-                    try? await Task.sleep(for: timeout)
-                    return false
-                }
-                let first = await group.next()!
-                group.cancelAll()
-                if !first { self.releaseDrainWaiters() }
-                return first
-            }
+    /// Waits until no run holds a slot (reserved or running), or `timeout` passes.
+    private func waitForDrain(_ timeout: Duration) async {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while totalRunning > 0 && clock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))  // only while stopping
         }
-        await drain()
-        return true
-    }
-
-    private func drain() async {
-        if active.isEmpty { return }
-        await withCheckedContinuation { drained.append($0) }
-    }
-
-    private func releaseDrainWaiters() {
-        for waiter in drained { waiter.resume() }
-        drained = []
     }
 
     // MARK: - Starting
@@ -186,21 +168,24 @@ public actor RunManager: Service {
             id: request.runID ?? makeRunID(), flow: name, file: flow.file, status: runNow ? .running : .queued,
             trigger: request.trigger, payload: request.payload, scheduledAt: request.scheduledAt, event: request.event,
             queuedAt: now, startedAt: runNow ? now : nil)
-        // reserve the slot (or the queue place) before waiting for the disk
-        if runNow { reserve(name) } else { queues[name, default: []].append(row) }
+        // reserve the slot before waiting for the disk; a queued run joins the queue once it is
+        // recorded, so nothing can start it (and write its start) before its insert
+        if runNow { reserve(name) }
         completions[row.id] = RunCompletion()
         do {
             try await store.insert(row)
         } catch {
-            if runNow { release(name) } else { queues[name]?.removeAll { $0.id == row.id } }
+            if runNow { release(name) }
             completions[row.id] = nil
             logger.error("could not record a new run", metadata: ["flow": "\(name)", "error": "\(error)"])
             throw RPCError(tide: "store_failed", "could not record the run: \(error)")
         }
         if runNow {
-            launch(row, flow)
+            launch(row, flow)  // while stopping too: shutdown waits for reserved slots
         } else {
+            queues[name, default: []].append(row)
             logger.info("queued", metadata: ["run": "\(row.id)", "flow": "\(name)", "position": "\(queues[name]?.count ?? 0)"])
+            await startQueued()  // a slot may have freed during the insert
         }
         return row
     }
@@ -321,9 +306,8 @@ public actor RunManager: Service {
             "ms": "\(Int((((row.finishedAt ?? 0) - (row.startedAt ?? 0)) * 1000).rounded()))",
         ])
         announceFinished(row, steps: steps)
-        if active.isEmpty {
-            releaseDrainWaiters()
-            if queues.isEmpty { RunExecutor.releaseFreeMemory() }  // idle again: give back what the runs used
+        if active.isEmpty && queues.isEmpty {
+            RunExecutor.releaseFreeMemory()  // idle again: give back what the runs used
         }
         await startQueued()
         fireEvents(after: row)
