@@ -129,7 +129,7 @@ public actor RunManager: Service {
         if totalRunning > 0 {
             logger.info("stopping: waiting for running runs", metadata: ["count": "\(totalRunning)", "grace": "\(gracePeriod)"])
             await waitForDrain(gracePeriod)
-            while totalRunning > 0 {
+            while totalRunning > 0 && !Task.isCancelled {
                 for (id, run) in active {
                     logger.warning("stopping: cancelling run", metadata: ["run": "\(id)"])
                     run.cancellation.cancel(reason: "the daemon is shutting down")
@@ -147,7 +147,11 @@ public actor RunManager: Service {
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
         while totalRunning > 0 && clock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))  // only while stopping
+            do {
+                try await Task.sleep(for: .milliseconds(20))  // only while stopping
+            } catch {
+                return  // cancelled: the runs were cancelled with the task; their children still end
+            }
         }
     }
 
