@@ -68,7 +68,7 @@ public final class ControlServer: Service {
 
     /// The socket address of `path`, built here because NIO's own check stops at macOS's 103
     /// bytes, while Linux takes 107 (the caller checks that limit).
-    private static func address(_ path: String) -> sockaddr_un {
+    static func address(_ path: String) -> sockaddr_un {
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &address.sun_path) { raw in
