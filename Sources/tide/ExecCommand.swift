@@ -25,14 +25,7 @@ struct ExecCommand: AsyncParsableCommand {
     @OptionGroup var home: HomeOptions
 
     func validate() throws {
-        if let payload {
-            guard let value = try? JSONSerialization.jsonObject(with: Data(payload.utf8), options: [.fragmentsAllowed]) else {
-                throw ValidationError("--payload is not valid JSON: \(payload)")
-            }
-            guard value is [String: Any] || value is [Any] else {
-                throw ValidationError("--payload must be a JSON object (or array), got: \(payload)")
-            }
-        }
+        if let payload { _ = try parsePayload(payload) }
     }
 
     func run() async throws {
