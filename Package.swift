@@ -84,6 +84,7 @@ let package = Package(
         .testTarget(name: "LuaBridgeTests", dependencies: ["LuaBridge"]),
         .testTarget(name: "TideEngineTests", dependencies: ["TideEngine"]),
         .testTarget(name: "TideStoreTests", dependencies: ["TideStore"]),
+        .testTarget(name: "TideProtocolTests", dependencies: ["TideProtocol"]),
         .testTarget(
             name: "TideDaemonTests",
             dependencies: [

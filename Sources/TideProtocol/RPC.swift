@@ -190,7 +190,7 @@ extension JSONValue {
     public init<T: Encodable>(encoding value: T) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes]
-        guard let data = try? encoder.encode(value), let parsed = try? JSONDecoder().decode(JSONValue.self, from: data) else {
+        guard let data = try? encoder.encode(value), let parsed = try? JSONValue(parsing: data) else {
             self = .null
             return
         }

@@ -133,9 +133,9 @@ public final class ControlServer: Service {
     private func answer(_ bytes: ByteBuffer, _ sink: LineWriter) async {
         let value: JSONValue
         do {
-            value = try JSONDecoder().decode(JSONValue.self, from: Data(bytes.readableBytesView))
+            value = try JSONValue(parsing: bytes.readableBytesView)
         } catch {
-            await sink.send(RPCError(.parseError, "not valid JSON: \(Self.describe(error))").response)
+            await sink.send(RPCError(.parseError, "not valid JSON: \(error)").response)
             return
         }
         if case .array(let items) = value {
@@ -180,13 +180,6 @@ public final class ControlServer: Service {
             return error.answering(request.id).response
         }
     }
-
-    private static func describe(_ error: any Error) -> String {
-        if case DecodingError.dataCorrupted(let context) = error {
-            return (context.underlyingError as? NSError)?.userInfo[NSDebugDescriptionErrorKey] as? String ?? context.debugDescription
-        }
-        return "\(error)"
-    }
 }
 
 /// Writes messages to one connection as lines; safe to use from many tasks at once.
@@ -198,8 +191,10 @@ struct LineWriter: NotificationSink {
     }
 
     func send(_ message: JSONValue) async {
-        var text = message.jsonText
-        text.append("\n")
-        try? await outbound.write(ByteBuffer(string: text))
+        var line: [UInt8] = []
+        line.reserveCapacity(256)
+        message.write(into: &line)
+        line.append(UInt8(ascii: "\n"))
+        try? await outbound.write(ByteBuffer(bytes: line))
     }
 }

@@ -23,7 +23,9 @@ public struct EngineLimits: Sendable {
 extension Scheduler {
     /// Loads the prelude and `script` (its top level runs once, within the load time limit) and
     /// returns the script's flows.
-    func load(_ script: FlowScript, plugins: String?, limits: EngineLimits) throws(EngineError) -> [FlowDefinition] {
+    /// With `describe` false the script's flows are not read back (the caller knows them) and
+    /// the result is empty.
+    func load(_ script: FlowScript, plugins: String?, limits: EngineLimits, describe: Bool = true) throws(EngineError) -> [FlowDefinition] {
         do {
             try vm.run(EmbeddedLua.prelude, chunkName: "=prelude")
         } catch {
@@ -51,6 +53,7 @@ extension Scheduler {
             // the top level caught the stop and went on: it still ran past the load limit
             throw EngineError(.load, "\(script.path): loading took longer than \(limitText) (an endless loop at the top level?)")
         }
+        guard describe else { return [] }
         let json: String
         do {
             try vm.call("__tide_describe", argument: script.baseName, results: 1)
@@ -78,8 +81,7 @@ public enum FlowLoader {
 
 /// A JSON string literal for `text`.
 func jsonString(_ text: String) -> String {
-    let data = try? JSONSerialization.data(withJSONObject: text, options: [.fragmentsAllowed, .withoutEscapingSlashes])
-    return data.flatMap { String(data: $0, encoding: .utf8) } ?? "\"\""
+    JSONValue.quoted(text)
 }
 
 /// tide's own Lua, compiled once per process.

@@ -44,7 +44,7 @@ final class RunDriver {
             scheduler = try Scheduler(memoryLimit: limits.memory, clock: clock, observer: observer)
             scheduler.launcher = launcher
             scheduler.captureLimit = limits.captureLimit
-            definitions = try scheduler.load(request.script, plugins: request.plugins, limits: limits)
+            definitions = try scheduler.load(request.script, plugins: request.plugins, limits: limits, describe: request.definition == nil)
         } catch {
             return failed(error.code == .load ? "load" : "internal", error.message)
         }
@@ -169,6 +169,7 @@ final class RunDriver {
     }
 
     private func pick(_ definitions: [FlowDefinition]) -> FlowDefinition? {
+        if let known = request.definition { return known }
         if let flow = request.flow { return definitions.first { $0.name == flow } }
         return definitions.count == 1 ? definitions[0] : nil
     }

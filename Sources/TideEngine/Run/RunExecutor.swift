@@ -100,13 +100,10 @@ public enum RunExecutor {
         kill(-pgid, SIGKILL)
     }
 
-    /// Runs `body` on a new thread with a large stack and returns its result.
+    /// Runs `body` on a run thread (large stack, see ``RunThreadPool``) and returns its result.
     private static func onThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
         await withCheckedContinuation { continuation in
-            let thread = Thread { continuation.resume(returning: body()) }
-            thread.stackSize = 16 << 20
-            thread.name = "tide-run"
-            thread.start()
+            RunThreadPool.shared.run { continuation.resume(returning: body()) }
         }
     }
 }

@@ -19,11 +19,14 @@ public struct RunRequest: Sendable {
     public var plugins: String?
     /// Where `kv.*` keeps values; nil keeps them in memory for this run only.
     public var keyValues: KeyValueStore?
+    /// The flow's definition, when the caller loaded this very script before (the daemon):
+    /// the run then skips describing the script's flows again.
+    public var definition: FlowDefinition?
 
     /// Creates a request.
     public init(script: FlowScript, flow: String? = nil, payload: String? = nil, runID: String, trigger: String = "manual",
                 scheduledAt: String? = nil, event: String? = nil, plugins: String? = nil,
-                keyValues: KeyValueStore? = nil) {
+                keyValues: KeyValueStore? = nil, definition: FlowDefinition? = nil) {
         self.script = script
         self.flow = flow
         self.payload = payload
@@ -33,6 +36,7 @@ public struct RunRequest: Sendable {
         self.event = event
         self.plugins = plugins
         self.keyValues = keyValues
+        self.definition = definition
     }
 }
 

@@ -87,7 +87,7 @@ final class ControlClient {
             if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
                 let line = Data(buffer[..<newline])
                 buffer.removeSubrange(...newline)
-                guard let value = try? JSONDecoder().decode(JSONValue.self, from: line) else {
+                guard let value = try? JSONValue(parsing: line) else {
                     throw .protocolError("the daemon sent something that is not JSON")
                 }
                 return value
