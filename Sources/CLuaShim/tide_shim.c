@@ -1,7 +1,11 @@
 /* tide_shim.c: trampolines, allocator, hook and protected helpers; the only code that longjmps. */
 #include "tide_shim.h"
 
+#include <errno.h>
 #include <malloc.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -784,6 +788,18 @@ int tide_vm_release(tide_vm *vm, const int *refs, int n) {
 /* One malloc arena for the process: a thread arena grows its heap with one mprotect per top
  * extension (glibc ignores M_TOP_PAD there), a quarter of a 100k-task fan-out in syscalls and
  * page-table work. Small allocations stay per-thread in glibc's tcache. */
+void tide_lower_thread_priority(int increment) {
+#ifdef __linux__
+    pid_t tid = (pid_t)syscall(SYS_gettid);
+    errno = 0;
+    int current = getpriority(PRIO_PROCESS, (id_t)tid);
+    if (current != -1 || errno == 0)
+        setpriority(PRIO_PROCESS, (id_t)tid, current + increment);
+#else
+    (void)increment;
+#endif
+}
+
 void tide_release_free_memory(void) {
     malloc_trim(0);
 }

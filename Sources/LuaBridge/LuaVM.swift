@@ -300,6 +300,11 @@ public func luaConfigureProcess() {
 
 /// Gives the memory of closed Lua states back to the system (a daemon's resident size then
 /// reflects what it holds, not its past peaks). Walks the heap: call it when idle.
+/// Lowers the calling thread's CPU priority by `increment` nice steps (Linux; per thread).
+public func luaLowerThreadPriority(_ increment: Int32) {
+    tide_lower_thread_priority(increment)
+}
+
 public func luaReleaseFreeMemory() {
     tide_release_free_memory()
 }

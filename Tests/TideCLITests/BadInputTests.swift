@@ -48,14 +48,15 @@ struct BadInputTests {
             flow { name = "p", run = function(ctx)
               local ok, err = pcall(parallel, {
                 function() sleep("10ms") error{code = "NOT_FOUND", id = 7} end,
-                function() sleep("5s") end,
+                function() sleep("60s") end,
               })
               return {ok = ok, code = err.code, id = err.id}
             end }
             """)
         run.expectSucceeded()
         #expect(run.report.result == .object(["ok": .bool(false), "code": .string("NOT_FOUND"), "id": .number(7)]))
-        #expect(run.output.duration < .seconds(4), "fail-fast should not wait for the 5 s sibling")
+        // a wide margin: a loaded CI machine may be slow, but never 30 s slow
+        #expect(run.output.duration < .seconds(30), "fail-fast should not wait for the 60 s sibling")
     }
 
     @Test func errorWithNilFailsWithAMessage() async throws {

@@ -104,5 +104,7 @@ void tide_vm_set_cancelled(tide_vm *vm, int cancelled);
 void tide_use_single_malloc_arena(void);
 /* Returns the heap's free pages to the system (after Lua states were closed). */
 void tide_release_free_memory(void);
+/* Raises the calling thread's nice value by `increment` (Linux: per thread). */
+void tide_lower_thread_priority(int increment);
 
 #endif

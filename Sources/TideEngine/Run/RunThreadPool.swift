@@ -1,6 +1,7 @@
 // RunThreadPool.swift: the threads runs execute their Lua on, kept for the next run.
 import Dispatch
 import Foundation
+import LuaBridge
 import Synchronization
 
 /// Threads with large stacks for runs' Lua states. A run holds its thread from start to end
@@ -30,10 +31,24 @@ final class RunThreadPool: Sendable {
             return
         }
         let worker = Worker()
-        let thread = Thread { [self] in worker.loop(first: body, pool: self) }
+        let thread = Thread { [self] in
+            Self.lowerPriority()
+            worker.loop(first: body, pool: self)
+        }
         thread.stackSize = stackSize
         thread.name = "tide-run"
         thread.start()
+    }
+
+    /// How much less CPU priority run threads have than the daemon's own threads (a nice
+    /// value). When runs keep every core busy, the control socket, the store's writer and the
+    /// event loop still get the CPU as soon as they wake: `run.start` is acknowledged in about a
+    /// millisecond instead of waiting behind running flows. Subprocesses are started from the
+    /// daemon's threads, so commands keep the daemon's priority.
+    static let niceness: Int32 = 5
+
+    private static func lowerPriority() {
+        luaLowerThreadPriority(niceness)
     }
 
     /// Threads waiting for a run (for tests).
