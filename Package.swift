@@ -13,6 +13,7 @@ let package = Package(
     products: [
         .executable(name: "tide", targets: ["tide"]),
         .library(name: "TideEngine", targets: ["TideEngine"]),
+        .library(name: "TideSchedule", targets: ["TideSchedule"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -54,6 +55,8 @@ let package = Package(
             ],
             swiftSettings: releaseSpeed
         ),
+        // Cron expressions, time zones and daylight saving: the pure planner of next starts (Foundation only).
+        .target(name: "TideSchedule", swiftSettings: releaseSpeed),
         // Run history, logs and the key-value store, behind a protocol (SQLite through GRDB).
         .target(
             name: "TideStore",
@@ -85,6 +88,7 @@ let package = Package(
         .testTarget(name: "TideEngineTests", dependencies: ["TideEngine"]),
         .testTarget(name: "TideStoreTests", dependencies: ["TideStore"]),
         .testTarget(name: "TideProtocolTests", dependencies: ["TideProtocol"]),
+        .testTarget(name: "TideScheduleTests", dependencies: ["TideSchedule"]),
         .testTarget(
             name: "TideDaemonTests",
             dependencies: [
