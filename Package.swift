@@ -41,6 +41,9 @@ let package = Package(
             dependencies: ["CLua", "CLuaShim"],
             swiftSettings: releaseSpeed
         ),
+        // Linux system calls the Glibc module lacks: timerfd (wall-clock timers that notice clock
+        // jumps) and eventfd, for the scheduler's wake-ups.
+        .target(name: "CTideSys"),
         // The control protocol's messages and the shapes of runs, steps and logs (no Lua).
         .target(name: "TideProtocol"),
         // Scheduler, tasks, primitives, steps, subprocesses and the Lua API of flows.
@@ -50,6 +53,7 @@ let package = Package(
                 "LuaBridge",
                 "TideProtocol",
                 "TideLua",
+                "TideSchedule",
                 .product(name: "Collections", package: "swift-collections"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
             ],
@@ -66,7 +70,7 @@ let package = Package(
         .target(
             name: "TideDaemon",
             dependencies: [
-                "TideEngine", "TideStore", "TideProtocol",
+                "TideEngine", "TideStore", "TideProtocol", "TideSchedule", "CTideSys",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -78,6 +78,13 @@ public enum Daemon {
             throw DaemonError("cannot read the run history in \(c.state): \(error)")
         }
         let reloader = ReloadService(registry: registry, polling: c.polling, logger: logger)
+        let scheduler: ScheduleService
+        do {
+            scheduler = try ScheduleService(registry: registry, runs: runs, store: store, logger: logger)
+        } catch {
+            await store.close()
+            throw error
+        }
         let stopper = Stopper()
         let info = DaemonInfo(version: c.version, home: c.home, state: c.state, socket: c.socket, startedAt: Date().timeIntervalSince1970)
         let api = ControlAPI(info: info, registry: registry, runs: runs, store: store, hub: hub, reloader: reloader) {
@@ -90,13 +97,15 @@ public enum Daemon {
             await store.close()
             throw DaemonError("cannot listen on \(c.socket): \(error)")
         }
-        // Shut down in reverse order: runs first (grace period, then cancel), then the socket,
-        // then the watcher; the store closes last, after every run is recorded.
+        // Shut down in reverse order: the scheduler first (no new starts), then runs (grace
+        // period, then cancel), then the socket, then the watcher; the store closes last, after
+        // every run is recorded.
         let group = ServiceGroup(configuration: .init(
             services: [
                 .init(service: reloader),
                 .init(service: server),
                 .init(service: runs),
+                .init(service: scheduler),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             cancellationSignals: [],

@@ -80,12 +80,32 @@ public struct RunFilter: Sendable {
 /// Calls marked *durable* return once the change is committed, so a crash right after loses
 /// nothing; calls marked *posted* return at once, and are committed in order with the others
 /// shortly after (``flush()`` waits for them).
+/// The last instant a schedule of a flow fired (or skipped on purpose), in seconds since 1970.
+public struct ScheduleMark: Sendable, Equatable, Hashable {
+    public var flow: String
+    /// The schedule string as the flow writes it.
+    public var schedule: String
+    public var firedAt: Double
+
+    public init(flow: String, schedule: String, firedAt: Double) {
+        self.flow = flow
+        self.schedule = schedule
+        self.firedAt = firedAt
+    }
+}
+
 public protocol RunStore: KeyValueStore {
     /// At start-up: runs left `running` by a daemon that died become `interrupted`; returns the
     /// ids of those, and the runs still queued, oldest first.
     func recover(at time: Double) async throws -> (interrupted: [String], queued: [RunRow])
-    /// Records a new run (queued or running). Durable.
-    func insert(_ run: RunRow) async throws
+    /// Records a new run (queued or running) and, for a scheduled run, its schedule's new
+    /// watermark in the same transaction: a restart never fires that instant again, and never
+    /// forgets a run it acknowledged. Durable.
+    func insert(_ run: RunRow, mark: ScheduleMark?) async throws
+    /// Moves a schedule's watermark without a run (an instant skipped on purpose). Durable.
+    func setMark(_ mark: ScheduleMark) async throws
+    /// Every schedule's watermark.
+    func marks() async throws -> [ScheduleMark]
     /// A queued run starts. Posted.
     func markRunning(_ id: String, at time: Double)
     /// A node of a run started, progressed or finished. Posted.
@@ -111,4 +131,11 @@ public protocol RunStore: KeyValueStore {
     func lastRuns(of flows: [String]) async throws -> [String: RunRow]
     /// Closes the store after committing what was posted.
     func close() async
+}
+
+extension RunStore {
+    /// Records a new run that no schedule fired.
+    public func insert(_ run: RunRow) async throws {
+        try await insert(run, mark: nil)
+    }
 }

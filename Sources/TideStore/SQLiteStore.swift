@@ -109,6 +109,17 @@ public final class SQLiteStore: RunStore {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v2-schedule-marks") { db in
+            // the last instant fired (or deliberately skipped) per schedule string of a flow
+            try db.execute(sql: """
+                CREATE TABLE schedule_marks (
+                    flow TEXT NOT NULL,
+                    schedule TEXT NOT NULL,
+                    fired_at REAL NOT NULL,
+                    PRIMARY KEY (flow, schedule)
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 
@@ -131,8 +142,20 @@ public final class SQLiteStore: RunStore {
         }
     }
 
-    public func insert(_ run: RunRow) async throws {
-        try await writer.durable(.insert(run))
+    public func insert(_ run: RunRow, mark: ScheduleMark?) async throws {
+        try await writer.durable(.insert(run, mark))
+    }
+
+    public func setMark(_ mark: ScheduleMark) async throws {
+        try await writer.durable(.mark(mark))
+    }
+
+    public func marks() async throws -> [ScheduleMark] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT flow, schedule, fired_at FROM schedule_marks").map {
+                ScheduleMark(flow: $0["flow"], schedule: $0["schedule"], firedAt: $0["fired_at"])
+            }
+        }
     }
 
     public func markRunning(_ id: String, at time: Double) {

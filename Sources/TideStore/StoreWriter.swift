@@ -5,7 +5,10 @@ import TideProtocol
 
 /// A write to the history.
 enum StoreWrite: Sendable {
-    case insert(RunRow)
+    /// A new run, and with a scheduled one the schedule's new watermark, in one transaction.
+    case insert(RunRow, ScheduleMark?)
+    /// A schedule's watermark moved without a run (an instant skipped).
+    case mark(ScheduleMark)
     case markRunning(String, Double)
     case step(String, StepRecord)
     case log(String, Int, LogLine)
@@ -124,12 +127,15 @@ final class StoreWriter: @unchecked Sendable {
     /// Applies one write; returns the flow of a finished run.
     private func apply(_ write: StoreWrite, _ db: Database) throws -> String? {
         switch write {
-        case .insert(let r):
+        case .insert(let r, let mark):
             try db.execute(sql: """
                 INSERT INTO runs (id, flow, file, status, trigger, payload, scheduled_at, event, queued_at, started_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [r.id, r.flow, r.file, r.status.rawValue, r.trigger, r.payload, r.scheduledAt, r.event,
                                  r.queuedAt, r.startedAt])
+            if let mark { try upsert(mark, db) }
+        case .mark(let mark):
+            try upsert(mark, db)
         case .markRunning(let id, let time):
             try db.execute(sql: "UPDATE runs SET status = 'running', started_at = ? WHERE id = ? AND status = 'queued'",
                            arguments: [time, id])
@@ -150,6 +156,14 @@ final class StoreWriter: @unchecked Sendable {
             break
         }
         return nil
+    }
+
+    /// Watermarks only move forward: a late write of an older instant changes nothing.
+    private func upsert(_ mark: ScheduleMark, _ db: Database) throws {
+        try db.execute(sql: """
+            INSERT INTO schedule_marks (flow, schedule, fired_at) VALUES (?, ?, ?)
+            ON CONFLICT (flow, schedule) DO UPDATE SET fired_at = max(fired_at, excluded.fired_at)
+            """, arguments: [mark.flow, mark.schedule, mark.firedAt])
     }
 
     private func upsert(_ s: StepRecord, run id: String, _ db: Database) throws {

@@ -2,6 +2,7 @@
 import Foundation
 import TideEngine
 import TideProtocol
+import TideSchedule
 import TideStore
 
 /// Where a method's streamed notifications go (the connection that asked).
@@ -103,9 +104,10 @@ public struct ControlAPI: Sendable {
             shutdown()
             return .object(["stopping": .bool(true)])
         case "schedule.next":
-            throw RPCError(.methodNotFound, "schedule.next is not available yet: schedules arrive in a later version of tide", id: request.id)
+            try request.expectParams(["expr", "count", "from", "tz"])
+            return try scheduleNext(request)
         default:
-            throw RPCError(.methodNotFound, "unknown method '\(request.method)' (methods: daemon.status, flows.list, run.start, run.get, run.cancel, runs.list, run.logs, events.subscribe, reload, daemon.shutdown)", id: request.id)
+            throw RPCError(.methodNotFound, "unknown method '\(request.method)' (methods: daemon.status, flows.list, run.start, run.get, run.cancel, runs.list, run.logs, events.subscribe, reload, schedule.next, daemon.shutdown)", id: request.id)
         }
     }
 
@@ -127,15 +129,61 @@ public struct ControlAPI: Sendable {
         let snapshot = registry.snapshot()
         let counts = await runs.counts()
         let last = (try? await store.lastRuns(of: snapshot.flows.map(\.definition.name))) ?? [:]
+        let now = Date()
         let flows = snapshot.flows.map { f in
             let d = f.definition
             return FlowInfo(
                 name: d.name, file: f.file, line: d.line, description: d.description, schedule: d.schedule,
-                timezone: d.timezone, nextStart: nil, on: d.on, maxConcurrent: d.maxConcurrent,
+                timezone: d.timezone, nextStart: Self.nextStart(of: d, after: now), on: d.on, maxConcurrent: d.maxConcurrent,
                 running: counts.running[d.name] ?? 0, queued: counts.queued[d.name] ?? 0,
                 lastRun: last[d.name]?.summary, stale: f.stale)
         }
         return JSONValue(encoding: FlowsList(flows: flows, errors: snapshot.errors))
+    }
+
+    /// The flow's next scheduled start, in its schedule's zone (nil without a cron or @every schedule).
+    static func nextStart(of definition: FlowDefinition, after now: Date) -> String? {
+        guard let schedules = try? definition.parsedSchedules() else { return nil }
+        let next = schedules.compactMap { schedule in schedule.next(after: now).map { (schedule, $0) } }.min { $0.1 < $1.1 }
+        return next.map { formatISO8601($0.1, in: $0.0.zone) }
+    }
+
+    /// The most starts `schedule.next` lists at once.
+    static let maxNextCount = 10_000
+
+    private func scheduleNext(_ request: RPCRequest) throws(RPCError) -> JSONValue {
+        let expr = try request.string("expr")
+        let count = try request.positiveInt("count") ?? 5
+        guard count <= Self.maxNextCount else {
+            throw RPCError(.invalidParams, "parameter 'count' must be at most \(Self.maxNextCount), got \(count)", id: request.id)
+        }
+        var zone = TimeZone.current
+        if let name = try request.optionalString("tz") {
+            do {
+                zone = try parseScheduleZone(name)
+            } catch {
+                throw RPCError(.invalidParams, "parameter 'tz': \(error.message)", id: request.id)
+            }
+        }
+        var from = Date()
+        if let text = try request.optionalString("from") {
+            guard let parsed = parseISO8601(text, defaultZone: zone) else {
+                throw RPCError(.invalidParams, "parameter 'from' must be an ISO 8601 instant such as 2026-03-08T01:30:00-05:00, got '\(text)'", id: request.id)
+            }
+            from = parsed
+        }
+        let schedule: Schedule
+        do {
+            schedule = try Schedule.parse(expr, defaultZone: zone)
+        } catch {
+            throw RPCError(.invalidParams, "parameter 'expr': \(error)", id: request.id)
+        }
+        let starts = schedule.starts(after: from, count: count).map { JSONValue.string(formatISO8601($0, in: schedule.zone)) }
+        var result: [String: JSONValue] = [
+            "expr": .string(expr), "timezone": .string(schedule.zone.identifier), "starts": .array(starts),
+        ]
+        if schedule.kind == .reboot { result["note"] = .string("@reboot fires once when the daemon starts; it has no instants") }
+        return .object(result)
     }
 
     private func start(_ request: RPCRequest, sink: NotificationSink) async throws(RPCError) -> JSONValue {

@@ -34,6 +34,7 @@ public final class FlowRegistry: Sendable {
     private let limits: EngineLimits
     private let logger: Logger
     private let state = Mutex(State())
+    private let listeners = Mutex<[@Sendable () -> Void]>([])
 
     /// Creates an empty registry for `home`.
     public init(home: String, limits: EngineLimits = EngineLimits(), logger: Logger) {
@@ -71,6 +72,11 @@ public final class FlowRegistry: Sendable {
         }
     }
 
+    /// Calls `listener` after every reload that changed a flow (the scheduler re-plans).
+    public func onChange(_ listener: @escaping @Sendable () -> Void) {
+        listeners.withLock { $0.append(listener) }
+    }
+
     /// How many reloads have completed (for tests and `daemon.status`).
     public var reloadCount: Int { state.withLock { $0.reloads } }
 
@@ -103,6 +109,9 @@ public final class FlowRegistry: Sendable {
         }
         state.withLock { $0.reloads += 1 }
         RunExecutor.releaseFreeMemory()  // the Lua states of the loads are gone
+        if !changed.isEmpty {
+            for listener in listeners.withLock({ $0 }) { listener() }
+        }
         return changed
     }
 

@@ -18,6 +18,11 @@ public struct StartRequest: Sendable {
     public var event: String?
     /// Chosen by the caller (to subscribe to the run's events before it starts), else made here.
     public var runID: String?
+    /// The schedule watermark recorded with the run (scheduled runs).
+    public var mark: ScheduleMark?
+    /// Start only when no other run of the flow is running (a scheduled start with
+    /// `overlap = "queue"`): it waits in the queue meanwhile.
+    public var exclusive = false
 
     /// Creates a request.
     public init(flow: String, payload: String? = nil, trigger: String = "manual", scheduledAt: String? = nil,
@@ -70,6 +75,8 @@ public actor RunManager: Service {
     private var accepting = true
     private let launches: AsyncStream<Launch>
     private let launcher: AsyncStream<Launch>.Continuation
+    /// Queued runs that wait until no run of their flow is running (`overlap = "queue"`).
+    private var exclusive: Set<String> = []
     /// Runs started by event triggers, started one by one by a child task of run().
     private let triggers: AsyncStream<StartRequest>
     private let triggerer: AsyncStream<StartRequest>.Continuation
@@ -168,6 +175,7 @@ public actor RunManager: Service {
         let name = flow.definition.name
         let now = Date().timeIntervalSince1970
         let runNow = canStart(flow.definition) && (queues[name]?.isEmpty ?? true)
+            && !(request.exclusive && running[name, default: 0] > 0)
         let row = RunRow(
             id: request.runID ?? makeRunID(), flow: name, file: flow.file, status: runNow ? .running : .queued,
             trigger: request.trigger, payload: request.payload, scheduledAt: request.scheduledAt, event: request.event,
@@ -177,7 +185,7 @@ public actor RunManager: Service {
         if runNow { reserve(name) }
         completions[row.id] = RunCompletion()
         do {
-            try await store.insert(row)
+            try await store.insert(row, mark: request.mark)
         } catch {
             if runNow { release(name) }
             completions[row.id] = nil
@@ -188,6 +196,7 @@ public actor RunManager: Service {
             launch(row, flow)  // while stopping too: shutdown waits for reserved slots
         } else {
             queues[name, default: []].append(row)
+            if request.exclusive { exclusive.insert(row.id) }
             logger.info("queued", metadata: ["run": "\(row.id)", "flow": "\(name)", "position": "\(queues[name]?.count ?? 0)"])
             await startQueued()  // a slot may have freed during the insert
         }
@@ -235,11 +244,13 @@ public actor RunManager: Service {
                 guard let head = queue.first else { continue }
                 let loaded = registry.flow(named: name)
                 if let loaded, !canStart(loaded.definition) { continue }
+                if exclusive.contains(head.id) && running[name, default: 0] > 0 { continue }
                 if best == nil || head.queuedAt < best!.row.queuedAt { best = (name, head, loaded) }
             }
             guard let (name, head, loaded) = best else { return }
             queues[name]?.removeFirst()
             if queues[name]?.isEmpty == true { queues[name] = nil }
+            exclusive.remove(head.id)
             guard let loaded else {
                 // the flow went away while its runs waited
                 let error = #"{"code":"flow_not_found","message":"flow '\#(name)' no longer exists (its file was removed or renamed)"}"#
@@ -367,6 +378,57 @@ public actor RunManager: Service {
         }
     }
 
+    // MARK: - Scheduled starts
+
+    /// Starts a run for a schedule's instant, as the flow's `overlap` says when a run of the flow
+    /// is active: `skip` drops it (the instant still counts as fired), `queue` waits for the
+    /// active runs, `allow` starts alongside, `replace` cancels the active and queued runs first.
+    public func startScheduled(_ request: StartRequest, overlap: OverlapPolicy, mark: ScheduleMark?) async {
+        guard accepting else { return }  // stopping: the instant is not recorded, so it stays due
+        var request = request
+        request.mark = mark
+        let name = request.flow
+        let active = running[name, default: 0] + (queues[name]?.count ?? 0)
+        if active > 0 {
+            switch overlap {
+            case .skip:
+                logger.info("scheduled start skipped: a run of the flow is still active (overlap = skip)", metadata: [
+                    "flow": "\(name)", "scheduled_at": "\(request.scheduledAt ?? "")",
+                ])
+                if let mark {
+                    do {
+                        try await store.setMark(mark)
+                    } catch {
+                        logger.error("could not record a skipped start", metadata: ["flow": "\(name)", "error": "\(error)"])
+                    }
+                }
+                return
+            case .queue:
+                request.exclusive = true
+            case .allow:
+                break
+            case .replace:
+                let reason = "replaced by the scheduled start of \(request.scheduledAt ?? "now") (overlap = replace)"
+                for (id, run) in self.active where run.flow == name {
+                    logger.info("cancelling a run for a scheduled start (overlap = replace)", metadata: ["run": "\(id)", "flow": "\(name)"])
+                    run.cancellation.cancel(reason: reason)
+                }
+                for row in queues.removeValue(forKey: name) ?? [] {
+                    exclusive.remove(row.id)
+                    await record(row, status: .cancelled, error: #"{"code":"cancelled","message":\#(JSONValue.quoted(reason))}"#)
+                }
+                // it waits for the cancelled runs' cleanup, then starts
+                request.exclusive = true
+            }
+        }
+        do {
+            let row = try await start(request)
+            logger.info("scheduled start", metadata: ["run": "\(row.id)", "flow": "\(name)", "trigger": "\(request.trigger)", "scheduled_at": "\(request.scheduledAt ?? "")"])
+        } catch {
+            logger.error("a scheduled start failed", metadata: ["flow": "\(name)", "error": "\(error.message)"])
+        }
+    }
+
     // MARK: - Cancelling and waiting
 
     /// Cancels a queued run (recorded at once) or a running one (its tasks and processes are
@@ -379,6 +441,7 @@ public actor RunManager: Service {
         for (flow, queue) in queues {
             if let index = queue.firstIndex(where: { $0.id == id }) {
                 let row = queues[flow]!.remove(at: index)
+                exclusive.remove(row.id)
                 await record(row, status: .cancelled, error: #"{"code":"cancelled","message":"cancelled while queued (tide cancel)"}"#)
                 return .queued
             }

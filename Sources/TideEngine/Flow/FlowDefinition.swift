@@ -1,4 +1,6 @@
 // FlowDefinition.swift: one flow{} of a script, as validated by the prelude.
+import Foundation
+import TideSchedule
 
 /// A flow as a script defines it (SPEC §2); durations in seconds, memory in bytes.
 public struct FlowDefinition: Sendable, Codable, Equatable {
@@ -35,4 +37,66 @@ public struct FlowDefinition: Sendable, Codable, Equatable {
         case maxConcurrent = "max_concurrent"
         case hasOnFailure = "has_on_failure"
     }
+}
+
+extension FlowDefinition {
+    /// The zone of the flow's schedules: its `timezone`, else the daemon's local zone.
+    public func scheduleZone() throws(ScheduleError) -> TimeZone {
+        guard let timezone else { return TimeZone.current }
+        return try parseScheduleZone(timezone)
+    }
+
+    /// The flow's schedules, parsed (a `TZ=` prefix overrides the flow's `timezone`).
+    public func parsedSchedules() throws(FlowScheduleError) -> [Schedule] {
+        let zone: TimeZone
+        do {
+            zone = try scheduleZone()
+        } catch {
+            throw FlowScheduleError(field: "timezone", text: timezone ?? "", error: error)
+        }
+        var schedules: [Schedule] = []
+        for text in schedule ?? [] {
+            do {
+                let parsed = try Schedule.parse(text, defaultZone: zone)
+                // a cron expression that can never fire is refused by the parser; an expression
+                // whose zone makes it fire never again (none) cannot happen: the calendar repeats
+                schedules.append(parsed)
+            } catch {
+                throw FlowScheduleError(field: "schedule", text: text, error: error)
+            }
+        }
+        return schedules
+    }
+
+    /// What a scheduled trigger does while a run is active (SPEC §2; default skip).
+    public var overlapPolicy: OverlapPolicy { overlap.flatMap(OverlapPolicy.init(rawValue:)) ?? .skip }
+    /// What happens to starts missed while the daemon was down (default none).
+    public var catchupPolicy: CatchupPolicy { catchup.flatMap(CatchupPolicy.init(rawValue:)) ?? .none }
+    /// How far back missed starts are caught up (default 24 h).
+    public var catchupSeconds: Double { catchupWindow ?? 86_400 }
+}
+
+/// A flow's `schedule` or `timezone` that does not parse.
+public struct FlowScheduleError: Error, CustomStringConvertible {
+    public var field: String
+    public var text: String
+    public var error: ScheduleError
+    public var description: String { "field '\(field)' (\"\(text)\"): \(error)" }
+}
+
+/// What a scheduled trigger does while a run of the flow is active.
+public enum OverlapPolicy: String, Sendable {
+    /// The scheduled start is dropped (logged).
+    case skip
+    /// It waits until the active runs have finished.
+    case queue
+    /// It runs alongside (within `max_concurrent`).
+    case allow
+    /// The active runs are cancelled and it starts.
+    case replace
+}
+
+/// Which starts missed while the daemon was down (or the clock jumped) are made up.
+public enum CatchupPolicy: String, Sendable {
+    case none, latest, all
 }

@@ -75,7 +75,15 @@ public enum FlowLoader {
     /// The flows `script` defines, or the load error (`file:line: message`).
     public static func definitions(of script: FlowScript, plugins: String? = nil, limits: EngineLimits = EngineLimits()) throws(EngineError) -> [FlowDefinition] {
         let scheduler = try Scheduler(memoryLimit: limits.memory, clock: SystemClock(), observer: NullObserver())
-        return try scheduler.load(script, plugins: plugins, limits: limits)
+        let definitions = try scheduler.load(script, plugins: plugins, limits: limits)
+        for definition in definitions {
+            do {
+                _ = try definition.parsedSchedules()
+            } catch {
+                throw EngineError(.load, "\(script.path):\(definition.line): flow '\(definition.name)': \(error)")
+            }
+        }
+        return definitions
     }
 }
 

@@ -842,7 +842,8 @@ function api.flow(def)
     end
   end
   if type(def.run) ~= "function" then
-    field_error(format("field 'run' must be a function (got %s)", type(def.run)))
+    field_error(format("field 'run' must be a function (got %s)%s", type(def.run),
+      def.schedule ~= nil and ": a flow with a schedule needs run = function(ctx) ... end to have something to start" or ""))
   end
   d.run = def.run
   if def.name ~= nil then
