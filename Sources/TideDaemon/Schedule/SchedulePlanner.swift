@@ -76,8 +76,12 @@ public enum SchedulePlanner {
             cursor = instant
         }
         guard let newest else {
-            // nothing due; instants skipped before the horizon still move the watermark
-            return ([], cursor > watermark && cursor < now ? cursor : watermark)
+            // nothing due after the horizon: instants before it were missed (the watermark
+            // moves past them), or there were none (it stays)
+            if cursor > watermark, let first = entry.schedule.next(after: watermark), first <= cursor {
+                return ([], cursor)
+            }
+            return ([], watermark)
         }
         let onTime = now.timeIntervalSince(newest) <= onTimeTolerance ? newest : nil
         var missed = Array((onTime == nil ? due : Array(due.dropLast())).suffix(catchupLimit))
