@@ -78,7 +78,7 @@ let package = Package(
         .executableTarget(
             name: "tide",
             dependencies: [
-                "TideEngine", "TideDaemon", "TideProtocol",
+                "TideEngine", "TideDaemon", "TideProtocol", "TideSchedule",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
