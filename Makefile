@@ -49,9 +49,11 @@ test-swift: croniter
 	$(SWIFT) build
 	TIDE_CRONITER_PYTHON=$(CRONITER_PYTHON) $(SWIFT) test
 
-bench: deps release
+bench: deps croniter release
+	$(SWIFT) build -c release --product tide-bench-schedule
 	scripts/bench
 	scripts/bench-daemon
+	scripts/bench-schedule
 
 clean:
 	rm -rf .build

@@ -84,6 +84,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Times next-start computation for scripts/bench-schedule (make bench); not installed.
+        .executableTarget(
+            name: "tide-bench-schedule",
+            dependencies: ["TideSchedule"],
+            path: "Benchmarks/ScheduleBench",
+            swiftSettings: releaseSpeed
+        ),
         .testTarget(name: "LuaBridgeTests", dependencies: ["LuaBridge"]),
         .testTarget(name: "TideEngineTests", dependencies: ["TideEngine"]),
         .testTarget(name: "TideStoreTests", dependencies: ["TideStore"]),
