@@ -69,7 +69,8 @@ def item(rng, field, first):
     a = rng.randint(low, high - 1)
     b = rng.randint(a + 1, high)
     if field == "dow" and b == 6 and rng.random() < 0.5:
-        b_text = "7" if rng.random() < 0.7 else "sun"  # Sunday at the end of a range: 5-7, fri-sun
+        # Sunday at the end of a range: 5-7, fri-sun (not 0-sun: an equal range to croniter).
+        b_text = "7" if a == 0 or rng.random() < 0.7 else "sun"
     else:
         b_text = spell(rng, field, b)
     if kind == "range":
