@@ -1,15 +1,26 @@
 # tide: `make run` starts an example, `make test` runs every test, `make bench` compares with peers.
 SWIFT ?= swift
 BIN := .build/release/tide
+# The outside reference the schedule tests compare with: Python's croniter from PyPI, in .venv/.
+VENV := .venv
+CRONITER_PYTHON := $(CURDIR)/$(VENV)/bin/python3
+CRONITER_VERSION ?= 7.0.0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build release run test test-lua test-swift bench clean
+.PHONY: deps croniter build release run test test-lua test-swift bench clean
 
 # Installs what a fresh machine lacks: the Lua 5.4 library and interpreter (Debian packages).
 deps:
 	@if ! pkg-config --exists lua5.4 2>/dev/null || ! command -v lua5.4 >/dev/null; then \
 		echo "installing liblua5.4-dev lua5.4 pkg-config (apt-get)"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq liblua5.4-dev lua5.4 pkg-config >/dev/null; \
+	fi
+
+# Creates .venv/ with croniter when it lacks it (Tests/TideScheduleTests/CroniterReferenceTests.swift).
+croniter:
+	@if ! $(CRONITER_PYTHON) -c 'import croniter' 2>/dev/null; then \
+		echo "installing croniter $(CRONITER_VERSION) into $(VENV)/ (pip)"; \
+		python3 -m venv $(VENV) && $(VENV)/bin/pip install -q croniter==$(CRONITER_VERSION); \
 	fi
 
 build: deps
@@ -34,13 +45,15 @@ test: deps test-lua test-swift
 test-lua:
 	lua5.4 Tests/LuaTests/json_test.lua Sources/TideLua/lua/json.lua
 
-test-swift:
+test-swift: croniter
 	$(SWIFT) build
-	$(SWIFT) test
+	TIDE_CRONITER_PYTHON=$(CRONITER_PYTHON) $(SWIFT) test
 
-bench: deps release
+bench: deps croniter release
+	$(SWIFT) build -c release --product tide-bench-schedule
 	scripts/bench
 	scripts/bench-daemon
+	scripts/bench-schedule
 
 clean:
 	rm -rf .build

@@ -82,11 +82,18 @@ let package = Package(
         .executableTarget(
             name: "tide",
             dependencies: [
-                "TideEngine", "TideDaemon", "TideProtocol",
+                "TideEngine", "TideDaemon", "TideProtocol", "TideSchedule",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+        // Times next-start computation for scripts/bench-schedule (make bench); not installed.
+        .executableTarget(
+            name: "tide-bench-schedule",
+            dependencies: ["TideSchedule"],
+            path: "Benchmarks/ScheduleBench",
+            swiftSettings: releaseSpeed
         ),
         .testTarget(name: "LuaBridgeTests", dependencies: ["LuaBridge"]),
         .testTarget(name: "TideEngineTests", dependencies: ["TideEngine"]),

@@ -122,8 +122,8 @@ enum CronParser {
             let highText = base[base.index(after: dash)...]
             low = try value(lowText, in: item, field)
             var upper = try value(highText, in: item, field)
-            // "FRI-SUN": a range that ends on Sunday by name runs up to 7.
-            if field == .dayOfWeek && upper == 0 && highText.lowercased() == "sun" { upper = 7 }
+            // "FRI-SUN": a range that ends on Sunday by name runs up to 7 ("SUN-SUN" stays Sunday).
+            if field == .dayOfWeek && upper == 0 && low > 0 && highText.lowercased() == "sun" { upper = 7 }
             guard low <= upper else {
                 throw fail("the range '\(base)' is reversed; write the smaller value first (\(highText)-\(lowText))")
             }

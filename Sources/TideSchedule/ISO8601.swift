@@ -5,7 +5,7 @@ import Foundation
 /// `2026-03-08T03:00:00-04:00`. Milliseconds appear only when they are not zero.
 public func formatISO8601(_ date: Date, in zone: TimeZone) -> String {
     let time = date.timeIntervalSince1970
-    guard time.isFinite else { return "invalid" }
+    guard time.isFinite, abs(time) < 1e15 else { return "invalid date" }
     var whole = time.rounded(.down)
     var milliseconds = Int(((time - whole) * 1000).rounded())
     if milliseconds == 1000 {

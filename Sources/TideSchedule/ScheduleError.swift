@@ -3,8 +3,8 @@
 /// A schedule that cannot be parsed or can never fire.
 ///
 /// `field` names the part of the expression at fault (`"minute"`, `"hour"`, `"day-of-month"`,
-/// `"month"`, `"day-of-week"`, `"second"`, `"zone"`, `"@every"`, `"macro"`), or is nil when the
-/// expression as a whole is wrong (empty, wrong number of fields).
+/// `"month"`, `"day-of-week"`, `"second"`, `"zone"`, `"@every"`), or is nil when the
+/// expression as a whole is wrong (empty, wrong number of fields, unknown macro).
 public struct ScheduleError: Error, Equatable, CustomStringConvertible {
     /// The field at fault, or nil for the whole expression.
     public let field: String?
