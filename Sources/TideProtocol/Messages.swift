@@ -83,10 +83,13 @@ public struct RunSummary: Codable, Sendable, Equatable {
     public var durationMilliseconds: Double?
     /// The error's message, for runs that did not succeed.
     public var error: String?
+    /// The instant a scheduled (or caught-up) run was for, as `ctx.scheduled_at` gives it.
+    public var scheduledAt: String?
 
     /// Creates a summary.
     public init(runID: String, flow: String, status: RunStatus, trigger: String, queuedAt: String, startedAt: String?,
-                finishedAt: String?, durationMilliseconds: Double?, error: String?) {
+                finishedAt: String?, durationMilliseconds: Double?, error: String?, scheduledAt: String? = nil) {
+        self.scheduledAt = scheduledAt
         self.runID = runID
         self.flow = flow
         self.status = status
@@ -101,7 +104,7 @@ public struct RunSummary: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case flow, status, trigger, error
         case runID = "run_id", queuedAt = "queued_at", startedAt = "started_at", finishedAt = "finished_at"
-        case durationMilliseconds = "duration_ms"
+        case durationMilliseconds = "duration_ms", scheduledAt = "scheduled_at"
     }
 }
 

@@ -50,7 +50,7 @@ public struct RunRow: Sendable, Equatable {
             runID: id, flow: flow, status: status, trigger: trigger, queuedAt: isoTimestamp(queuedAt),
             startedAt: startedAt.map(isoTimestamp), finishedAt: finishedAt.map(isoTimestamp),
             durationMilliseconds: startedAt.flatMap { s in finishedAt.map { (($0 - s) * 1e6).rounded() / 1000 } },
-            error: JSONValue(text: error)?["message"]?.string)
+            error: JSONValue(text: error)?["message"]?.string, scheduledAt: scheduledAt)
     }
 
     /// The run's report (SPEC §6 shape) with `steps`.

@@ -21,10 +21,14 @@ public struct LoadedFlow: Sendable {
 /// load time limit) before it replaces the old one; a failing version leaves the old one serving
 /// and is reported. A flow's script is a value: runs that started keep the text they started with.
 public final class FlowRegistry: Sendable {
-    private struct State {
+    fileprivate struct State {
         var files: [String: FlowFile] = [:]
         var byName: [String: String] = [:]  // flow name -> file path
         var reloads = 0
+        /// The last snapshot, until a file changes (runs read it on every finish, for `on`).
+        var snapshot: (flows: [LoadedFlow], errors: [FileError])?
+        /// Flows with an `on` trigger, until a file changes.
+        var triggered: [LoadedFlow]?
     }
 
     /// The home folder.
@@ -59,6 +63,7 @@ public final class FlowRegistry: Sendable {
     /// Every flow, by name, and the files whose newest version failed.
     public func snapshot() -> (flows: [LoadedFlow], errors: [FileError]) {
         state.withLock { s in
+            if let cached = s.snapshot { return cached }
             var flows: [LoadedFlow] = []
             var errors: [FileError] = []
             for (path, file) in s.files.sorted(by: { $0.key < $1.key }) {
@@ -68,8 +73,18 @@ public final class FlowRegistry: Sendable {
                     flows.append(LoadedFlow(definition: definition, script: serving.script, file: path, stale: file.error != nil))
                 }
             }
-            return (flows.sorted { $0.definition.name < $1.definition.name }, errors)
+            let snapshot = (flows.sorted { $0.definition.name < $1.definition.name }, errors)
+            s.snapshot = snapshot
+            return snapshot
         }
+    }
+
+    /// The flows that have an `on` event trigger.
+    public func eventTriggered() -> [LoadedFlow] {
+        if let cached = state.withLock({ $0.triggered }) { return cached }
+        let flows = snapshot().flows.filter { $0.definition.on != nil }
+        state.withLock { $0.triggered = flows }
+        return flows
     }
 
     /// Calls `listener` after every reload that changed a flow (the scheduler re-plans).
@@ -164,6 +179,7 @@ public final class FlowRegistry: Sendable {
                 logger.error("reload failed, previous version kept", metadata: ["file": "\(path)", "error": "\(message)"])
             }
             s.files[path] = file
+            if file != before { s.invalidate() }
             return file != before
         }
     }
@@ -171,6 +187,7 @@ public final class FlowRegistry: Sendable {
     private func remove(_ path: String) -> Bool {
         state.withLock { s in
             guard let file = s.files.removeValue(forKey: path) else { return false }
+            s.invalidate()
             for flow in file.flows where s.byName[flow.name] == path { s.byName[flow.name] = nil }
             logger.info("removed", metadata: ["file": "\(path)", "flows": "\(file.flows.map(\.name).joined(separator: ","))"])
             return true
@@ -198,5 +215,12 @@ public final class FlowRegistry: Sendable {
         return FileSignature(
             size: Int64(info.st_size), modified: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec),
             inode: UInt64(info.st_ino))
+    }
+}
+
+extension FlowRegistry.State {
+    mutating func invalidate() {
+        snapshot = nil
+        triggered = nil
     }
 }

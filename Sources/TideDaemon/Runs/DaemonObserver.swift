@@ -116,6 +116,7 @@ extension JSONValue {
         o["finished_at"] = s.finishedAt.map(JSONValue.string) ?? .null
         o["duration_ms"] = s.durationMilliseconds.map(JSONValue.double) ?? .null
         if let e = s.error { o["error"] = .string(e) }
+        if let at = s.scheduledAt { o["scheduled_at"] = .string(at) }
         self = .object(o)
     }
 }

@@ -75,6 +75,9 @@ public actor RunManager: Service {
     private var accepting = true
     private let launches: AsyncStream<Launch>
     private let launcher: AsyncStream<Launch>.Continuation
+    /// Every queued run across flows, oldest first (runs cancelled while queued leave their
+    /// entry behind; it is dropped when reached).
+    private var order: Deque<RunRow> = []
     /// Queued runs that wait until no run of their flow is running (`overlap = "queue"`).
     private var exclusive: Set<String> = []
     /// Runs started by event triggers, started one by one by a child task of run().
@@ -105,6 +108,7 @@ public actor RunManager: Service {
         for id in interrupted { logger.warning("run was in progress when the daemon stopped: marked interrupted", metadata: ["run": "\(id)"]) }
         for row in queued {
             queues[row.flow, default: []].append(row)
+            order.append(row)
             completions[row.id] = RunCompletion()
         }
         if !queued.isEmpty { logger.info("resuming queued runs", metadata: ["count": "\(queued.count)"]) }
@@ -196,6 +200,7 @@ public actor RunManager: Service {
             launch(row, flow)  // while stopping too: shutdown waits for reserved slots
         } else {
             queues[name, default: []].append(row)
+            order.append(row)
             if request.exclusive { exclusive.insert(row.id) }
             logger.info("queued", metadata: ["run": "\(row.id)", "flow": "\(name)", "position": "\(queues[name]?.count ?? 0)"])
             await startQueued()  // a slot may have freed during the insert
@@ -235,28 +240,34 @@ public actor RunManager: Service {
         launcher.yield(Launch(row: row, flow: flow, cancellation: cancellation, observer: observer))
     }
 
-    /// Starts queued runs while there is room, oldest first across flows.
+    /// Starts queued runs while there is room, oldest first across flows. One walk of the
+    /// queue in arrival order, stopping when every slot is taken: with 10,000 flows queued
+    /// at one instant, each finish costs a step, not a scan of every flow.
     private func startQueued() async {
-        while accepting, totalRunning < maxRunning {
-            // the oldest head among the flows that have room
-            var best: (flow: String, row: RunRow, loaded: LoadedFlow?)?
-            for (name, queue) in queues {
-                guard let head = queue.first else { continue }
-                let loaded = registry.flow(named: name)
-                if let loaded, !canStart(loaded.definition) { continue }
-                if exclusive.contains(head.id) && running[name, default: 0] > 0 { continue }
-                if best == nil || head.queuedAt < best!.row.queuedAt { best = (name, head, loaded) }
+        var kept: [RunRow] = []  // runs of flows at their max_concurrent, in order
+        var blocked: Set<String> = []
+        while accepting, totalRunning < maxRunning, let head = order.popFirst() {
+            let name = head.flow
+            if blocked.contains(name) {
+                kept.append(head)
+                continue
             }
-            guard let (name, head, loaded) = best else { return }
-            queues[name]?.removeFirst()
-            if queues[name]?.isEmpty == true { queues[name] = nil }
-            exclusive.remove(head.id)
-            guard let loaded else {
+            // older runs of the same flow come first in `order`: a run that is not its flow's
+            // head was cancelled while queued
+            guard queues[name]?.first?.id == head.id else { continue }
+            guard let loaded = registry.flow(named: name) else {
+                dequeue(name)
                 // the flow went away while its runs waited
                 let error = #"{"code":"flow_not_found","message":"flow '\#(name)' no longer exists (its file was removed or renamed)"}"#
                 await record(head, status: .failed, error: error)
                 continue
             }
+            if !canStart(loaded.definition) || (exclusive.contains(head.id) && running[name, default: 0] > 0) {
+                blocked.insert(name)
+                kept.append(head)
+                continue
+            }
+            dequeue(name)
             var row = head
             reserve(name)
             row.status = .running
@@ -264,6 +275,13 @@ public actor RunManager: Service {
             store.markRunning(row.id, at: row.startedAt!)
             launch(row, loaded)
         }
+        order.insert(contentsOf: kept, at: 0)
+    }
+
+    private func dequeue(_ name: String) {
+        guard let row = queues[name]?.removeFirst() else { return }
+        if queues[name]?.isEmpty == true { queues[name] = nil }
+        exclusive.remove(row.id)
     }
 
     /// Records the end of a run that never executed (cancelled in the queue, flow gone).
@@ -352,7 +370,7 @@ public actor RunManager: Service {
         case .failed, .interrupted: name = "run.failed"
         default: name = ""
         }
-        let targets = registry.snapshot().flows.filter { flow in
+        let targets = registry.eventTriggered().filter { flow in
             guard let on = flow.definition.on, flow.definition.name != row.flow else { return false }
             return on.contains("run.finished") || (!name.isEmpty && on.contains(name))
         }
@@ -373,7 +391,7 @@ public actor RunManager: Service {
             "event": .string("daemon.started"), "pid": .int(Int64(getpid())),
             "started_at": .string(isoTimestamp(Date().timeIntervalSince1970)),
         ]).jsonText
-        for flow in registry.snapshot().flows where flow.definition.on?.contains("daemon.started") ?? false {
+        for flow in registry.eventTriggered() where flow.definition.on?.contains("daemon.started") ?? false {
             triggerer.yield(StartRequest(flow: flow.definition.name, trigger: "event", event: event))
         }
     }
@@ -423,7 +441,7 @@ public actor RunManager: Service {
         }
         do {
             let row = try await start(request)
-            logger.info("scheduled start", metadata: ["run": "\(row.id)", "flow": "\(name)", "trigger": "\(request.trigger)", "scheduled_at": "\(request.scheduledAt ?? "")"])
+            logger.debug("scheduled start", metadata: ["run": "\(row.id)", "flow": "\(name)", "trigger": "\(request.trigger)", "scheduled_at": "\(request.scheduledAt ?? "")"])
         } catch {
             logger.error("a scheduled start failed", metadata: ["flow": "\(name)", "error": "\(error.message)"])
         }
@@ -441,6 +459,7 @@ public actor RunManager: Service {
         for (flow, queue) in queues {
             if let index = queue.firstIndex(where: { $0.id == id }) {
                 let row = queues[flow]!.remove(at: index)
+                if queues[flow]?.isEmpty == true { queues[flow] = nil }
                 exclusive.remove(row.id)
                 await record(row, status: .cancelled, error: #"{"code":"cancelled","message":"cancelled while queued (tide cancel)"}"#)
                 return .queued
