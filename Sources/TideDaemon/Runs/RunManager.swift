@@ -449,12 +449,22 @@ public actor RunManager: Service {
         guard accepting else { return }  // stopping: the instants are not recorded, so they stay due
         var requests: [StartRequest] = []
         var skipped: [ScheduleMark] = []
+        // Starts of one flow in one batch (catch-ups, several schedule strings) see each other:
+        // overlap decides against the runs active before the batch; after the first, the
+        // flow's further starts wait for it, oldest first (with `allow` they run alongside).
+        // The same instant twice (two schedule strings that coincide) starts one run.
+        var taken: [String: Set<String>] = [:]  // flow -> instants started in this batch
         for item in batch {
             var request = item.request
             request.mark = item.mark
             let name = request.flow
+            if let at = request.scheduledAt, taken[name]?.contains(at) == true {
+                if let mark = item.mark { skipped.append(mark) }
+                continue
+            }
+            let earlier = taken[name] != nil
             let active = running[name, default: 0] + (queues[name]?.count ?? 0)
-            if active > 0 {
+            if active > 0 && !earlier {
                 switch item.overlap {
                 case .skip:
                     logger.info("scheduled start skipped: a run of the flow is still active (overlap = skip)", metadata: [
@@ -470,7 +480,10 @@ public actor RunManager: Service {
                     await replace(name, by: request.scheduledAt)
                     request.exclusive = true  // it waits for the cancelled runs' cleanup, then starts
                 }
+            } else if earlier && item.overlap != .allow {
+                request.exclusive = true
             }
+            taken[name, default: []].insert(request.scheduledAt ?? "")
             requests.append(request)
         }
         for mark in skipped {
