@@ -39,8 +39,10 @@ test-swift:
 	$(SWIFT) test
 
 bench: deps release
+	$(SWIFT) build -c release --product tide-bench-http-server
 	scripts/bench
 	scripts/bench-daemon
+	scripts/bench-http
 
 clean:
 	rm -rf .build
