@@ -75,10 +75,10 @@ struct HTTPExecTests {
                 #expect((try? fetched.json())?["result"]?.string == "world", "\(fetched.stdout)")
                 let detached = try await daemon.tide(["run", "stuck", "--detach"])
                 #expect(detached.status == 0, "\(detached.combined)")
-                #expect(await waitUntil(timeout: .seconds(10)) { server.stats.hangingNow == 1 }, "\(server.stats.summary)")
+                #expect(await waitUntil(timeout: .seconds(30)) { server.stats.hangingNow == 1 }, "\(server.stats.summary)")
                 let status = await daemon.stop()
                 #expect(status == 0, "tide serve exited \(status); log:\n\(daemon.log)")
-                #expect(await waitUntil(timeout: .seconds(2)) { server.stats.abortedCount("/hang") == 1 }, "\(server.stats.summary)")
+                #expect(await waitUntil(timeout: .seconds(15)) { server.stats.abortedCount("/hang") == 1 }, "\(server.stats.summary)")
                 #expect(!daemon.log.contains("Fatal") && !daemon.log.contains("not shut down"), "\(daemon.log)")
             }
         }

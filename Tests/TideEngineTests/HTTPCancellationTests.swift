@@ -17,7 +17,7 @@ struct HTTPCancellationTests {
                 })
                 """))
             #expect(o.value == "fast", "\(o.errorMessage)")
-            #expect(await waitUntil(seconds: 2) { server.stats.abortedCount("/hang") == 1 } != nil, "\(server.stats.summary)")
+            #expect(await waitUntil(seconds: 15) { server.stats.abortedCount("/hang") == 1 } != nil, "\(server.stats.summary)")
             #expect(server.stats.inFlight == 0)
         }
     }
@@ -26,11 +26,11 @@ struct HTTPCancellationTests {
     func timeoutWrapperAborts() async throws {
         try await withHTTPServer { server in
             let o = await runFlow(script("""
-                local ok, err = pcall(timeout, "1s", function() return http.get("\(server.url("/hang"))") end)
+                local ok, err = pcall(timeout, "2s", function() return http.get("\(server.url("/hang"))") end)
                 return err.code
                 """))
             #expect(o.value == "timeout", "\(o.errorMessage)")
-            #expect(await waitUntil(seconds: 2) { server.stats.abortedCount("/hang") == 1 } != nil, "\(server.stats.summary)")
+            #expect(await waitUntil(seconds: 15) { server.stats.abortedCount("/hang") == 1 } != nil, "\(server.stats.summary)")
         }
     }
 
@@ -42,7 +42,7 @@ struct HTTPCancellationTests {
                          function() http.get("\(server.url("/when-hanging"))") error("boom") end)
                 """))
             #expect(o.status == .failed && o.errorMessage.hasSuffix("boom"), "\(o.errorMessage)")
-            #expect(await waitUntil(seconds: 2) { server.stats.abortedCount("/hang") == 1 } != nil, "\(server.stats.summary)")
+            #expect(await waitUntil(seconds: 15) { server.stats.abortedCount("/hang") == 1 } != nil, "\(server.stats.summary)")
         }
     }
 
@@ -50,11 +50,11 @@ struct HTTPCancellationTests {
     func runCancelAborts() async throws {
         try await withHTTPServer { server in
             let task = Task { await runFlow(script(#"http.get("\#(server.url("/hang"))")"#)) }
-            #expect(await waitUntil(seconds: 5) { server.stats.inFlight == 1 } != nil, "the request never arrived")
+            #expect(await waitUntil(seconds: 30) { server.stats.inFlight == 1 } != nil, "the request never arrived")
             task.cancel()
             let o = await task.value
             #expect(o.status == .cancelled && o.errorCode == "cancelled")
-            #expect(await waitUntil(seconds: 2) { server.stats.abortedCount("/hang") == 1 } != nil, "\(server.stats.summary)")
+            #expect(await waitUntil(seconds: 15) { server.stats.abortedCount("/hang") == 1 } != nil, "\(server.stats.summary)")
         }
     }
 
@@ -64,14 +64,15 @@ struct HTTPCancellationTests {
             let start = ContinuousClock.now
             let o = await runFlow(script("""
                 local tasks = {}
-                for i = 1, 50 do tasks[i] = function() return http.get("\(server.url("/slow?ms=400"))").body end end
+                for i = 1, 50 do tasks[i] = function() return http.get("\(server.url("/slow?ms=2000"))").body end end
                 local results = parallel(tasks)
                 return #results
                 """))
             let took = ContinuousClock.now - start
             #expect(o.value == 50, "\(o.errorMessage)")
-            #expect(server.stats.maxInFlight >= 40, "at most \(server.stats.maxInFlight) requests in flight at once")
-            #expect(took < .seconds(4), "took \(took): the requests ran one after another")
+            // one after another they would take 100 s; on a loaded machine not all start within 2 s
+            #expect(server.stats.maxInFlight >= 25, "at most \(server.stats.maxInFlight) requests in flight at once")
+            #expect(took < .seconds(40), "took \(took): the requests ran one after another")
         }
     }
 
@@ -80,12 +81,12 @@ struct HTTPCancellationTests {
         try await withHTTPServer { server in
             let o = await runFlow(script("""
                 local tasks = {}
-                for i = 1, 300 do tasks[i] = function() return http.get("\(server.url("/slow?ms=50"))").status end end
+                for i = 1, 150 do tasks[i] = function() return http.get("\(server.url("/slow?ms=50"))").status end end
                 local ok = 0
                 for _, s in ipairs(parallel(tasks)) do if s == 200 then ok = ok + 1 end end
                 return ok
                 """))
-            #expect(o.value == 300, "\(o.errorMessage)")
+            #expect(o.value == 150, "\(o.errorMessage)")
             #expect(server.stats.maxInFlight <= 64, "more connections than the pool allows: \(server.stats.maxInFlight)")
         }
     }
@@ -96,7 +97,7 @@ struct HTTPCancellationTests {
             let o = await runFlow(script("""
                 local order = {}
                 parallel(
-                  function() http.get("\(server.url("/slow?ms=500"))") order[#order + 1] = "http" end,
+                  function() http.get("\(server.url("/slow?ms=1500"))") order[#order + 1] = "http" end,
                   function() for i = 1, 5 do sleep("20ms") order[#order + 1] = "tick" end end)
                 return order
                 """))

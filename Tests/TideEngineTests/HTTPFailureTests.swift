@@ -12,16 +12,16 @@ struct HTTPFailureTests {
         try await withHTTPServer { server in
             let start = ContinuousClock.now
             let o = await runFlow(script("""
-                local ok, err = pcall(http.get, "\(server.url("/hang"))", { timeout = "1s" })
+                local ok, err = pcall(http.get, "\(server.url("/hang"))", { timeout = "2s" })
                 return { code = err.code, reason = err.reason, after = err.after, message = err.message, url = err.url }
                 """))
             let took = ContinuousClock.now - start
             #expect(o.value?["code"] == "timeout" && o.value?["reason"] == "timeout", "\(o.errorMessage)")
-            #expect(number(o.value?["after"]) == 1)
-            #expect(o.value?["message"]?.string == "GET \(server.url("/hang")) timed out after 1s")
+            #expect(number(o.value?["after"]) == 2)
+            #expect(o.value?["message"]?.string == "GET \(server.url("/hang")) timed out after 2s")
             #expect(o.value?["url"]?.string == server.url("/hang"))
-            #expect(took < .seconds(4), "took \(took)")
-            #expect(await waitUntil(seconds: 2) { server.stats.abortedCount("/hang") == 1 } != nil, "\(server.stats.summary)")
+            #expect(took < .seconds(20), "took \(took)")  // far below the 30 s default: the option applied
+            #expect(await waitUntil(seconds: 15) { server.stats.abortedCount("/hang") == 1 } != nil, "\(server.stats.summary)")
         }
     }
 
@@ -66,7 +66,7 @@ struct HTTPFailureTests {
         #expect(o.value?["code"] == "http" && o.value?["reason"] == "connect", "\(o.errorMessage)")
         #expect(o.value?["message"]?.string?.hasPrefix("GET http://127.0.0.1:\(port)/x: connection refused by 127.0.0.1:\(port)") == true,
                 "\(o.value?["message"] ?? .null)")
-        #expect(ContinuousClock.now - start < .seconds(3))
+        #expect(ContinuousClock.now - start < .seconds(20))  // not retried until the 30 s deadline
     }
 
     @Test("a host that does not resolve fails with reason 'dns'")
@@ -90,7 +90,7 @@ struct HTTPFailureTests {
             #expect(o.value?["code"] == "http" && o.value?["reason"] == "tls", "\(o.value ?? .null) \(o.errorMessage)")
             #expect(o.value?["message"]?.string?.hasPrefix("GET \(server.url("/json")): TLS handshake failed: the server's certificate is not trusted") == true,
                     "\(o.value?["message"] ?? .null)")
-            #expect(ContinuousClock.now - start < .seconds(5))
+            #expect(ContinuousClock.now - start < .seconds(20))  // not a hang until the 30 s deadline
         }
     }
 
@@ -110,20 +110,22 @@ struct HTTPFailureTests {
         }
     }
 
-    @Test("a 1 GB streamed body stops at the default 64 MiB cap, fast: the download is aborted, not finished")
+    // The default cap (64 MiB) on the same stream is tested end to end, with the peak RSS, in
+    // TideCLITests/HTTPExecTests; a smaller cap here keeps this debug-build test light.
+    @Test("a 1 GB streamed body stops at max_body, fast: the download is aborted, not finished")
     func gigabyteStreamStopsAtTheCap() async throws {
         try await withHTTPServer { server in
             let start = ContinuousClock.now
             let o = await runFlow(script("""
-                local ok, err = pcall(http.get, "\(server.url("/stream?bytes=1073741824"))")
+                local ok, err = pcall(http.get, "\(server.url("/stream?bytes=1073741824"))", { max_body = "4m" })
                 return { code = err.code, reason = err.reason, message = err.message }
                 """))
             let took = ContinuousClock.now - start
             #expect(o.value?["code"] == "http" && o.value?["reason"] == "too_large", "\(o.errorMessage)")
-            #expect(o.value?["message"]?.string?.contains("passed max_body = 64 MiB; the download was stopped") == true)
-            #expect(took < .seconds(10), "took \(took)")
-            #expect(await waitUntil(seconds: 2) { server.stats.abortedCount("/stream") == 1 } != nil, "\(server.stats.summary)")
-            #expect(server.stats.bytesStreamed < 128 << 20, "the server wrote \(server.stats.bytesStreamed) bytes")
+            #expect(o.value?["message"]?.string == "GET \(server.url("/stream?bytes=1073741824")): the response body passed max_body = 4 MiB; the download was stopped (raise max_body to accept more)")
+            #expect(took < .seconds(20), "took \(took)")
+            #expect(await waitUntil(seconds: 15) { server.stats.abortedCount("/stream") == 1 } != nil, "\(server.stats.summary)")
+            #expect(server.stats.bytesStreamed < 32 << 20, "\(server.stats.summary)")
         }
     }
 
@@ -139,7 +141,7 @@ struct HTTPFailureTests {
                 """))
             #expect(o.value?["m1"]?.string?.contains("(1 GiB announced) is larger than max_body = 64 MiB") == true, "\(o.value ?? .null) \(o.errorMessage)")
             #expect(o.value?["r2"] == "too_large" && o.value?["n"] == 2_097_152 && o.value?["exact"] == 1000)
-            #expect(await waitUntil(seconds: 2) { server.stats.abortedCount("/declared") == 1 } != nil, "\(server.stats.summary)")
+            #expect(await waitUntil(seconds: 15) { server.stats.abortedCount("/declared") == 1 } != nil, "\(server.stats.summary)")
             // what the socket buffers took before the close (a few MiB on loopback), not the gigabyte
             #expect(server.stats.bytesStreamed < 32 << 20, "streamed \(server.stats.bytesStreamed)")
         }

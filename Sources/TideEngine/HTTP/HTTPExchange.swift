@@ -5,18 +5,6 @@ import NIOCore
 import NIOHTTP1
 import Synchronization
 
-/// What an http call came to: the final response, or why there is none.
-typealias HTTPOutcome = Result<HTTPResponse, HTTPFailure>
-
-/// The final response of an http call.
-struct HTTPResponse: Sendable {
-    var status: UInt
-    var headers: HTTPHeaders
-    var body: ByteBuffer
-    /// The URL that answered (after redirects).
-    var url: String
-}
-
 /// One http call in flight: sends the request, follows redirects hop by hop, and reports the
 /// outcome once through `finish` (nil when it was cancelled). Cancelling aborts the request in
 /// flight: async-http-client closes its connection (or drops it from the queue for one).
