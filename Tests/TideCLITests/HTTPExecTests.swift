@@ -84,6 +84,44 @@ struct HTTPExecTests {
         }
     }
 
+    @Test("tide serve: never-answering, 1 GB, malformed, refused and untrusted-TLS calls fail their runs clearly; the daemon keeps serving")
+    func daemonKeepsServingAfterBadHTTP() async throws {
+        try await withServer { server in
+            try await withScratchDirectory { home in
+                let certificate = try HTTPTestCertificate.generate(in: home.path)
+                let tls = try await HTTPTestServer.start(tls: certificate)
+                let refused = try await HTTPTestServer.start()
+                let refusedURL = refused.url("/x")
+                await refused.stop()
+                let cases = [
+                    "hang": "http.get('\(server.url("/hang"))', { timeout = '1s' })",
+                    "huge": "http.get('\(server.url("/stream?bytes=1073741824"))')",
+                    "malformed": "http.get('http//missing-colon/x')",
+                    "refused": "http.get('\(refusedURL)')",
+                    "tls": "http.get('\(tls.url("/json"))')",
+                ]
+                for (name, call) in cases {
+                    try home.write("flows/\(name).lua", "flow { name = '\(name)', run = function() return \(call) end }")
+                }
+                try home.write("flows/fetch.lua", "flow { name = 'fetch', run = function() return http.get('\(server.url("/json"))'):json().hello end }")
+                let daemon = try await RunningDaemon(home: home)
+                let expected = ["hang": "timeout", "huge": "http", "malformed": "http", "refused": "http", "tls": "http"]
+                for (name, code) in expected.sorted(by: { $0.key < $1.key }) {
+                    let run = try await daemon.tide(["run", name, "--json"])
+                    let report = try? run.json()
+                    #expect(run.status == 1, "\(name): \(run.combined)")
+                    #expect(report?["error"]?["code"]?.string == code, "\(name): \(run.stdout)")
+                    #expect(report?["error"]?["message"]?.string?.isEmpty == false, "\(name): \(run.stdout)")
+                }
+                let fetched = try await daemon.tide(["run", "fetch", "--json"])
+                #expect((try? fetched.json())?["result"]?.string == "world", "\(fetched.combined)")
+                let status = await daemon.stop()
+                #expect(status == 0, "\(daemon.log)")
+                await tls.stop()
+            }
+        }
+    }
+
     private func withServer(_ body: (HTTPTestServer) async throws -> Void) async throws {
         let server = try await HTTPTestServer.start()
         do {
