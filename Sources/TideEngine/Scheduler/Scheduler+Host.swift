@@ -50,7 +50,8 @@ extension Scheduler {
             return .return
         case .kv: return keyValue(frame, &out)
         case .source:
-            EmbeddedLua.json.bytes.withUnsafeBytes { out.push(bytes: $0) }
+            let chunk = frame.string(1) == "plugins" ? EmbeddedLua.plugins : EmbeddedLua.json
+            chunk.bytes.withUnsafeBytes { out.push(bytes: $0) }
             return .return
         }
     }
