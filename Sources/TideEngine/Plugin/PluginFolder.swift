@@ -19,7 +19,7 @@ public struct PluginCandidate: Sendable, Equatable {
 
 /// A problem of a file under `plugins/` or of `plugins.json`, as `file` and a message that
 /// starts with it.
-public struct PluginProblem: Sendable, Equatable {
+public struct PluginProblem: Error, Sendable, Equatable {
     /// The file, relative to the home.
     public var file: String
     /// What is wrong (`plugins/x.lua:3: ...`).
@@ -85,6 +85,19 @@ public enum PluginFolder {
             PluginCandidate(name: name, files: files[name]!.sorted { $0.order < $1.order }.map(\.file))
         }
         return (candidates, problems)
+    }
+
+    /// What a file given on the command line (`tide check plugins/x.lua`) is, when it is under
+    /// `folder`: a plugin (or a module inside one), or a file no `require` reaches.
+    public static func check(file path: String, in folder: String) -> Result<PluginCandidate, PluginProblem>? {
+        let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+        let root = URL(fileURLWithPath: folder).standardizedFileURL.path + "/"
+        guard absolute.hasPrefix(root) else { return nil }
+        if let candidate = candidate(forFile: path, in: folder) { return .success(candidate) }
+        let relative = "plugins/" + absolute.dropFirst(root.count)
+        return .failure(PluginProblem(
+            file: relative,
+            message: "\(relative): not a plugin: plugins are plugins/NAME.lua, plugins/NAME/init.lua or plugins/NAME.so, and a name cannot contain '.' (require \"a.b\" loads plugins/a/b.lua)"))
     }
 
     /// The candidate for a file given on the command line (`tide check plugins/x.lua`), when the

@@ -12,6 +12,13 @@ public struct PluginReport: Sendable, Equatable {
     /// Whether the home has a `plugins.json`.
     public var hasSettings: Bool
 
+    /// Creates a report.
+    public init(plugins: [PluginInfo], problems: [PluginProblem], hasSettings: Bool) {
+        self.plugins = plugins
+        self.problems = problems
+        self.hasSettings = hasSettings
+    }
+
     /// The failing plugins by name, with their errors: what flows that require them are told.
     public var failed: [String: String] {
         var out: [String: String] = [:]
@@ -69,7 +76,10 @@ public enum PluginLoader {
             do {
                 report.plugins.append(try describe(candidate, plugins: plugins, limits: limits))
             } catch {
-                report.problems.append(PluginProblem(file: candidate.files[0], message: error.message, name: candidate.name))
+                // listed like a flow's error, file first: "plugins/x.lua:3: ..."
+                let prefix = "plugin '\(candidate.name)' failed to load: "
+                let message = error.message.hasPrefix(prefix) ? String(error.message.dropFirst(prefix.count)) : error.message
+                report.problems.append(PluginProblem(file: candidate.files[0], message: message, name: candidate.name))
             }
         }
         if report.hasSettings {

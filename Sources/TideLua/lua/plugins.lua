@@ -112,6 +112,15 @@ return function(T)
     error(where() .. format("plugin '%s' failed to load: %s", name, msg), 0)
   end
 
+  -- Checks a plugin's declared name. Metadata fields that are not strings are not metadata
+  -- (modules from elsewhere use these names for other things, such as lpeg's version()).
+  local function check_metadata(name, file, m)
+    local declared = rawget(m, "name")
+    if type(declared) == "string" and declared ~= name then
+      error(format("%s: declares name = %q but is required as %q (make them the same, or leave name out)", file, declared, name), 0)
+    end
+  end
+
   -- Runs open() (a plugin's top level) and then its setup(config), within the load limit.
   local function loader(name, file, kind, open)
     return function()
@@ -122,9 +131,9 @@ return function(T)
         function()
           local m = open()
           if not sfind(name, ".", 1, true) and type(m) == "table" then
+            check_metadata(name, file, m)
             local setup = rawget(m, "setup")
-            if setup ~= nil then
-              if type(setup) ~= "function" then error(format("%s: field 'setup' must be a function (got %s)", file, type(setup)), 0) end
+            if type(setup) == "function" then
               local config = settings_for(name)
               local done, e = pcall(setup, config)
               if not done then error(format("setup(config) failed: %s", message_of(e)), 0) end
@@ -135,9 +144,7 @@ return function(T)
       P.loading = P.loading - 1
       if not ok then
         if stopped then
-          local line = type(value) == "string" and smatch(value, "^[^\n]-:(%d+): ") or nil
-          fail(name, format("%s: loading took longer than %s%s (an endless loop at its top level or in setup?)",
-            file, limit, line and (", stopped at line " .. line) or ""))
+          fail(name, format("%s: loading took longer than %s (an endless loop at its top level or in setup?)", file, limit))
         end
         fail(name, relative(message_of(value)))
       end
@@ -183,8 +190,10 @@ return function(T)
     end
     local preload = package.preload[name]
     if preload ~= nil then return preload, ":preload:" end
-    if P.failed[name] then
-      fail(name, P.failed[name] .. " (tide plugins lists the plugins that fail)")
+    local failed = P.failed[name]  -- the daemon's validation of the plugin failed
+    if failed then
+      if ssub(failed, 1, 8) ~= "plugin '" then failed = format("plugin '%s' failed to load: %s", name, failed) end
+      error(where() .. failed .. " (tide plugins lists the plugins that fail)", 0)
     end
     if P.folder == nil then
       return "no plugins folder: only built-in modules can be required here"
@@ -280,22 +289,14 @@ return function(T)
     end
     local m = require(name)
     local info = setmetatable({ name = name, file = P.files[name] or file, kind = P.kinds[name] or "lua" }, json.object_mt)
-    if type(m) == "table" then
-      for _, field in ipairs({ "name", "version", "description" }) do
+    if type(m) == "table" then  -- its fields were checked as it loaded
+      local function text(field, fallback)
         local v = rawget(m, field)
-        if v ~= nil and type(v) ~= "string" then
-          error(format("%s: field '%s' must be a string (got %s)", info.file, field, type(v)), 0)
-        end
+        if type(v) ~= "string" then v = rawget(m, fallback) end
+        if type(v) == "string" then return v end
+        return nil
       end
-      local declared = rawget(m, "name")
-      if declared ~= nil and declared ~= name then
-        error(format("%s: declares name = %q but is required as %q (make them the same, or leave name out)", info.file, declared, name), 0)
-      end
-      local version = rawget(m, "version")
-      if version == nil and type(rawget(m, "_VERSION")) == "string" then version = rawget(m, "_VERSION") end
-      local description = rawget(m, "description")
-      if description == nil and type(rawget(m, "_DESCRIPTION")) == "string" then description = rawget(m, "_DESCRIPTION") end
-      info.version, info.description = version, description
+      info.version, info.description = text("version", "_VERSION"), text("description", "_DESCRIPTION")
       info.has_setup = type(rawget(m, "setup")) == "function"
     else
       info.has_setup = false
