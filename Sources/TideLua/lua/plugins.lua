@@ -88,7 +88,7 @@ return function(T)
       end
     end
     if P.settings_error then error(P.settings_error, 0) end
-    local entry = P.settings and rawget(P.settings, name)
+    local entry = P.settings and rawget(P.settings, name) or nil
     if entry == nil or entry == json.null then return setmetatable({}, json.object_mt) end
     return entry
   end
