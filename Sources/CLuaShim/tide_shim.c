@@ -586,17 +586,20 @@ static int tide_xpcall(lua_State *L) {
     return tide_finishpcall(L, status, 2);
 }
 
-/* __tide_limited(seconds, message, f, ...): calls f(...) in protected mode with the VM's deadline
- * brought forward to at most `seconds` from now (stopping with `message`), then puts the deadline
- * back. Returns true and f's results; or false, the error value, and whether this limit stopped f.
- * It bounds what cannot yield and so cannot be preempted otherwise: the top level and setup of a
- * plugin under require. A stop of an outer deadline or a cancel is raised on, unchanged. */
+/* __tide_limited(seconds, message, outer, f, ...): calls f(...) in protected mode with the VM's
+ * deadline brought forward to at most `seconds` from now (stopping with `message`), then puts the
+ * deadline back. Returns true and f's results; or false, the error value, and whether this limit
+ * stopped f. It bounds what cannot yield and so cannot be preempted otherwise: the top level and
+ * setup of a plugin under require. A cancel, or an outer deadline in a task, is raised on
+ * unchanged; an outer deadline on the main thread (a script's top level being loaded, whose own
+ * limit ran out while the plugin loaded) is raised as `outer`, which names the plugin. */
 static int tide_limited(lua_State *L) {
     tide_vm *vm;
     lua_getallocf(L, (void **)&vm);
     lua_Number seconds = luaL_checknumber(L, 1);
     const char *message = luaL_checkstring(L, 2);
-    luaL_checktype(L, 3, LUA_TFUNCTION);
+    luaL_checkstring(L, 3);
+    luaL_checktype(L, 4, LUA_TFUNCTION);
     uint64_t saved = atomic_load(&vm->deadline);
     char saved_message[sizeof vm->deadline_message];
     memcpy(saved_message, vm->deadline_message, sizeof saved_message);
@@ -605,7 +608,7 @@ static int tide_limited(lua_State *L) {
     int stopped_before = atomic_load(&vm->stopped);
     if (limits)
         tide_vm_set_deadline(vm, mine, message);
-    int status = lua_pcall(L, lua_gettop(L) - 3, LUA_MULTRET, 0);
+    int status = lua_pcall(L, lua_gettop(L) - 4, LUA_MULTRET, 0);
     int fired = limits && status != LUA_OK && tide_now_ns() >= mine;
     if (limits) {
         memcpy(vm->deadline_message, saved_message, sizeof saved_message);
@@ -613,15 +616,22 @@ static int tide_limited(lua_State *L) {
     }
     if (fired && !(stopped_before & TIDE_STOP_DEADLINE))
         atomic_fetch_and(&vm->stopped, ~TIDE_STOP_DEADLINE);  /* this limit's stop, not the run's */
-    if (status != LUA_OK && !fired && tide_must_stop(vm))
+    if (status != LUA_OK && !fired && tide_must_stop(vm)) {
+        int on_main = lua_pushthread(L);
+        lua_pop(L, 1);
+        if (on_main && !atomic_load(&vm->cancelled)) {
+            lua_pushvalue(L, 3);
+            return lua_error(L);
+        }
         return lua_error(L);
+    }
     if (status == LUA_OK) {
         lua_pushboolean(L, 1);
-        lua_replace(L, 2);  /* stack: seconds, true, results... */
-        return lua_gettop(L) - 1;
+        lua_replace(L, 3);  /* stack: seconds, message, true, results... */
+        return lua_gettop(L) - 2;
     }
     lua_pushboolean(L, 0);
-    lua_replace(L, 2);      /* stack: seconds, false, error */
+    lua_replace(L, 3);      /* stack: seconds, message, false, error */
     lua_pushboolean(L, fired);
     return 3;
 }

@@ -70,6 +70,26 @@ struct FileWatcherTests {
         batches.reset()
         try "return {}".write(toFile: home + "/plugins/p.lua", atomically: false, encoding: .utf8)
         #expect(await eventually { batches.all.plugins })
+
+        // the plugins' settings: created, rewritten in place, replaced by a rename, removed
+        let settings = home + "/plugins.json"
+        batches.reset()
+        try "{}".write(toFile: settings, atomically: false, encoding: .utf8)
+        #expect(await eventually { batches.all.plugins }, "plugins.json created")
+        batches.reset()
+        try #"{"p": {}}"#.write(toFile: settings, atomically: false, encoding: .utf8)
+        #expect(await eventually { batches.all.plugins }, "plugins.json written in place")
+        batches.reset()
+        try #"{"p": {"x": 1}}"#.write(toFile: settings, atomically: true, encoding: .utf8)
+        #expect(await eventually { batches.all.plugins }, "plugins.json replaced by a rename")
+        batches.reset()
+        try FileManager.default.removeItem(atPath: settings)
+        #expect(await eventually { batches.all.plugins }, "plugins.json removed")
+        // other files at the home's top level are not the watcher's business
+        batches.reset()
+        try "x".write(toFile: home + "/notes.txt", atomically: false, encoding: .utf8)
+        try await Task.sleep(for: .milliseconds(polling ? 300 : 150))
+        #expect(batches.all.isEmpty)
     }
 
     @Test("a burst of writes arrives as few batches (debounced)")
