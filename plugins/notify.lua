@@ -153,7 +153,7 @@ local function deliver(message, opts, target)
   local res = http_module().request(req)
   if type(res) ~= "table" or type(res.status) ~= "number" or res.status < 200 or res.status > 299 then
     local status = type(res) == "table" and res.status or nil
-    local detail = type(res) == "table" and type(res.body) == "string" and cut(res.body:gsub("%s+", " "), 300) or ""
+    local detail = type(res) == "table" and type(res.body) == "string" and cut(res.body:gsub("%s+", " "):match("^ ?(.-) ?$"), 300) or ""
     error({ code = "notify", status = status, target = name,
             message = format("notify: %s answered %s%s", name, tostring(status), detail ~= "" and (": " .. detail) or "") }, 2)
   end
