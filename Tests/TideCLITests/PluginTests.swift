@@ -131,14 +131,14 @@ struct PluginTests {
             run.expectFailed()
             #expect(run.report.errorMessage.contains("plugin 'spin' failed to load: plugins/spin.lua: loading took longer than 2 s"),
                     "\(run.report.errorMessage)")
-            #expect(run.output.duration < .seconds(8), "took \(run.output.duration)")
+            #expect(run.output.duration < .seconds(20), "took \(run.output.duration)")  // 2 s, with room for a loaded machine
             // at a flow's top level, and checked on its own
             let check = try await home.check([try home.dir.write("flows/top.lua", "local s = require \"spin\"\nflow { name = \"t\", run = function() end }\n"),
                                               home.path + "/plugins/spin.lua"])
             #expect(check.status == 1)
             #expect(check.stdout.contains("flows/top.lua:1: plugin 'spin' failed to load: plugins/spin.lua: loading took longer than 2 s"), "\(check.stdout)")
             #expect(check.stdout.components(separatedBy: "loading took longer than 2 s").count == 3, "\(check.stdout)")
-            #expect(check.duration < .seconds(10), "took \(check.duration)")
+            #expect(check.duration < .seconds(25), "took \(check.duration)")
         }
     }
 

@@ -137,7 +137,11 @@ return function(T)
             if type(setup) == "function" then
               local config = settings_for(name)
               local done, e = pcall(setup, config)
-              if not done then error(format("setup(config) failed: %s", message_of(e)), 0) end
+              if not done then
+                local msg = message_of(e)
+                if ssub(msg, 1, #file + 1) == file .. ":" then error("setup(config) failed: " .. msg, 0) end
+                error(format("%s: setup(config) failed: %s", file, msg), 0)
+              end
             end
           end
           return m
