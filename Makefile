@@ -42,6 +42,7 @@ run: release
 	@echo "== tide $$($(BIN) --version) serving examples/ (Ctrl-C stops it). In a second terminal:"
 	@echo "  $(CURDIR)/$(BIN) run fetch-three --home $(CURDIR)/examples --payload '{\"user\":\"ada\"}'"
 	@echo "  $(CURDIR)/$(BIN) flows --home $(CURDIR)/examples"
+	@echo "  $(CURDIR)/$(BIN) plugins --home $(CURDIR)/examples"
 	@echo "  $(CURDIR)/$(BIN) runs --home $(CURDIR)/examples"
 	@echo "  $(CURDIR)/$(BIN) show RUN_ID --home $(CURDIR)/examples"
 	@echo "  (or: export TIDE_HOME=$(CURDIR)/examples, then tide run saga --payload '{\"fail_at\":\"ship\"}')"

@@ -251,7 +251,7 @@ struct PluginTests {
         ]) { home in
             let run = try await home.exec(#"flow { name = "f", run = function() return require "strict" end }"#)
             run.expectFailed()
-            #expect(run.report.errorMessage.contains("plugin 'strict' failed to load: setup(config) failed:"), "\(run.report.errorMessage)")
+            #expect(run.report.errorMessage.contains("plugin 'strict' failed to load: plugins/strict.lua: setup(config) failed:"), "\(run.report.errorMessage)")
             #expect(run.report.errorMessage.contains("strict: set url in plugins.json"), "\(run.report.errorMessage)")
         }
     }

@@ -100,11 +100,11 @@ struct PluginLoaderTests {
     @Test("a run's own timeout, shorter than the load limit, still stops a plugin that loops at load")
     func runTimeoutStaysInCharge() async throws {
         try await withHome(["plugins/spin.lua": "while true do end"]) { home in
-            let start = Date()
             let outcome = await runWithPlugins(#"flow { name = "t", timeout = "300ms", run = function() return require "spin" end }"#, home: home)
             #expect(outcome.status == .failed)
+            // the run's timeout, not the plugin's 2 s limit (which says "loading took longer than 2 s")
             #expect(outcome.errorCode == "timeout", "\(outcome.errorMessage)")
-            #expect(Date().timeIntervalSince(start) < 1.8, "the plugin's 2 s limit replaced the run's 300 ms timeout")
+            #expect(outcome.errorMessage == "run timed out after 300ms")
         }
     }
 
@@ -132,7 +132,6 @@ struct PluginLoaderTests {
         try await withHome(["plugins/spin.lua": "while true do end"]) { home in
             let request = RunRequest(script: FlowScript(path: "flows/t.lua", source: #"flow { name = "t", run = function() return require "spin" end }"#),
                                      runID: "run_test", plugins: home + "/plugins")
-            let start = Date()
             let outcome = await withTaskGroup(of: RunOutcome?.self) { group in
                 group.addTask { await RunExecutor.execute(request, observer: NullObserver(), clock: SystemClock()) }
                 try? await Task.sleep(for: .milliseconds(300))
@@ -140,7 +139,7 @@ struct PluginLoaderTests {
                 return await group.next()!!
             }
             #expect(outcome.status == .cancelled, "\(outcome.status) \(outcome.errorMessage)")
-            #expect(Date().timeIntervalSince(start) < 1.8)
+            #expect(!outcome.errorMessage.contains("loading took longer"), "\(outcome.errorMessage)")
         }
     }
 }

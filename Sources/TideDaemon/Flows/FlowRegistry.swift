@@ -212,7 +212,7 @@ public final class FlowRegistry: Sendable {
     }
 
     /// Validates the plugins when they changed since the last time (or with `force`); true when
-    /// what flows see of them changed.
+    /// it did (every flow is then loaded again: a flow's top level may read what a plugin holds).
     private func refreshPlugins(force: Bool) -> Bool {
         let signature = PluginCatalog.signature(home: home)
         guard force || state.withLock({ $0.plugins.needsRefresh(signature) }) else { return false }
@@ -223,11 +223,10 @@ public final class FlowRegistry: Sendable {
         logger.info("plugins validated", metadata: [
             "plugins": "\(report.plugins.map(\.name).joined(separator: ","))", "failed": "\(report.problems.count)",
         ])
-        return state.withLock { s in
-            let changed = s.plugins.update(report, signature: signature, now: Date().timeIntervalSince1970)
-            if changed { s.invalidate() }
-            return changed
+        state.withLock { s in
+            if s.plugins.update(report, signature: signature, now: Date().timeIntervalSince1970) { s.invalidate() }
         }
+        return true
     }
 
     private func load(_ absolute: String, path: String) -> LoadOutcome {

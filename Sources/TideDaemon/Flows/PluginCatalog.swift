@@ -40,7 +40,7 @@ struct PluginCatalog: Sendable {
         signature != current
     }
 
-    /// Stores a new validation; returns whether what flows see (plugins, errors) changed.
+    /// Stores a new validation; returns whether its result differs from the last one.
     mutating func update(_ report: PluginReport, signature: [String: FileSignature], now: Double) -> Bool {
         self.signature = signature
         var kept: [String: String] = [:]
