@@ -134,7 +134,9 @@ public final class FileWatcher: Sendable {
     private func scan() -> [String: FileSignature] {
         var out: [String: FileSignature] = [:]
         for root in roots {
-            guard let walker = FileManager.default.enumerator(atPath: root) else { continue }
+            // a root that is a symbolic link (examples/plugins -> ../plugins) is walked where it points
+            let target = URL(fileURLWithPath: root).resolvingSymlinksInPath().path
+            guard let walker = FileManager.default.enumerator(atPath: target) else { continue }
             while let item = walker.nextObject() as? String {
                 let path = root + "/" + item
                 if let signature = FlowRegistry.signature(path) { out[path] = signature }
