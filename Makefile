@@ -7,13 +7,21 @@ CRONITER_PYTHON := $(CURDIR)/$(VENV)/bin/python3
 CRONITER_VERSION ?= 7.0.0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps croniter build release run test test-lua test-swift bench clean
+.PHONY: deps lua-modules croniter build release run test test-lua test-swift bench clean
 
 # Installs what a fresh machine lacks: the Lua 5.4 library and interpreter (Debian packages).
 deps:
 	@if ! pkg-config --exists lua5.4 2>/dev/null || ! command -v lua5.4 >/dev/null; then \
 		echo "installing liblua5.4-dev lua5.4 pkg-config (apt-get)"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq liblua5.4-dev lua5.4 pkg-config >/dev/null; \
+	fi
+
+# Lua C modules from Debian that the plugin tests load (Tests/TideCLITests/PluginTests.swift):
+# lua-cjson puts cjson.so for Lua 5.4 under /usr/lib/<arch>/lua/5.4/.
+lua-modules:
+	@if ! dpkg -s lua-cjson >/dev/null 2>&1; then \
+		echo "installing lua-cjson (apt-get)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq lua-cjson >/dev/null; \
 	fi
 
 # Creates .venv/ with croniter when it lacks it (Tests/TideScheduleTests/CroniterReferenceTests.swift).
@@ -34,13 +42,14 @@ run: release
 	@echo "== tide $$($(BIN) --version) serving examples/ (Ctrl-C stops it). In a second terminal:"
 	@echo "  $(CURDIR)/$(BIN) run fetch-three --home $(CURDIR)/examples --payload '{\"user\":\"ada\"}'"
 	@echo "  $(CURDIR)/$(BIN) flows --home $(CURDIR)/examples"
+	@echo "  $(CURDIR)/$(BIN) plugins --home $(CURDIR)/examples"
 	@echo "  $(CURDIR)/$(BIN) runs --home $(CURDIR)/examples"
 	@echo "  $(CURDIR)/$(BIN) show RUN_ID --home $(CURDIR)/examples"
 	@echo "  (or: export TIDE_HOME=$(CURDIR)/examples, then tide run saga --payload '{\"fail_at\":\"ship\"}')"
 	@echo
 	@exec $(BIN) serve --home examples
 
-test: deps test-lua test-swift
+test: deps lua-modules test-lua test-swift
 
 test-lua:
 	lua5.4 Tests/LuaTests/json_test.lua Sources/TideLua/lua/json.lua

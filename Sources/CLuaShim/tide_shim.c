@@ -586,6 +586,56 @@ static int tide_xpcall(lua_State *L) {
     return tide_finishpcall(L, status, 2);
 }
 
+/* __tide_limited(seconds, message, outer, f, ...): calls f(...) in protected mode with the VM's
+ * deadline brought forward to at most `seconds` from now (stopping with `message`), then puts the
+ * deadline back. Returns true and f's results; or false, the error value, and whether this limit
+ * stopped f. It bounds what cannot yield and so cannot be preempted otherwise: the top level and
+ * setup of a plugin under require. A cancel, or an outer deadline in a task, is raised on
+ * unchanged; an outer deadline on the main thread (a script's top level being loaded, whose own
+ * limit ran out while the plugin loaded) is raised as `outer`, which names the plugin. */
+static int tide_limited(lua_State *L) {
+    tide_vm *vm;
+    lua_getallocf(L, (void **)&vm);
+    lua_Number seconds = luaL_checknumber(L, 1);
+    const char *message = luaL_checkstring(L, 2);
+    luaL_checkstring(L, 3);
+    luaL_checktype(L, 4, LUA_TFUNCTION);
+    uint64_t saved = atomic_load(&vm->deadline);
+    char saved_message[sizeof vm->deadline_message];
+    memcpy(saved_message, vm->deadline_message, sizeof saved_message);
+    uint64_t mine = tide_now_ns() + (uint64_t)(seconds > 0 ? seconds * 1e9 : 0);
+    int limits = saved == 0 || mine < saved;  /* an earlier outer deadline stays in charge */
+    int stopped_before = atomic_load(&vm->stopped);
+    if (limits)
+        tide_vm_set_deadline(vm, mine, message);
+    int status = lua_pcall(L, lua_gettop(L) - 4, LUA_MULTRET, 0);
+    int fired = limits && status != LUA_OK && tide_now_ns() >= mine;
+    if (limits) {
+        memcpy(vm->deadline_message, saved_message, sizeof saved_message);
+        atomic_store(&vm->deadline, saved);
+    }
+    if (fired && !(stopped_before & TIDE_STOP_DEADLINE))
+        atomic_fetch_and(&vm->stopped, ~TIDE_STOP_DEADLINE);  /* this limit's stop, not the run's */
+    if (status != LUA_OK && !fired && tide_must_stop(vm)) {
+        int on_main = lua_pushthread(L);
+        lua_pop(L, 1);
+        if (on_main && !atomic_load(&vm->cancelled)) {
+            lua_pushvalue(L, 3);
+            return lua_error(L);
+        }
+        return lua_error(L);
+    }
+    if (status == LUA_OK) {
+        lua_pushboolean(L, 1);
+        lua_replace(L, 3);  /* stack: seconds, message, true, results... */
+        return lua_gettop(L) - 2;
+    }
+    lua_pushboolean(L, 0);
+    lua_replace(L, 3);      /* stack: seconds, message, false, error */
+    lua_pushboolean(L, fired);
+    return 3;
+}
+
 static int tide_co_wrap(lua_State *L) {
     luaL_checktype(L, 1, LUA_TFUNCTION);
     lua_State *NL = lua_newthread(L);
@@ -612,6 +662,8 @@ static int tide_open(lua_State *L) {
     lua_setglobal(L, "pcall");
     lua_pushcfunction(L, tide_xpcall);
     lua_setglobal(L, "xpcall");
+    lua_pushcfunction(L, tide_limited);
+    lua_setglobal(L, "__tide_limited");  /* the prelude takes it and removes the global */
     return 0;
 }
 

@@ -12,5 +12,11 @@ static const char json[] = {
     , 0
 };
 
+static const char plugins[] = {
+#embed "lua/plugins.lua"
+    , 0
+};
+
 const char *tide_lua_prelude(size_t *len) { *len = sizeof prelude - 1; return prelude; }
 const char *tide_lua_json(size_t *len) { *len = sizeof json - 1; return json; }
+const char *tide_lua_plugins(size_t *len) { *len = sizeof plugins - 1; return plugins; }

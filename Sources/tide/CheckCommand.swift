@@ -5,9 +5,10 @@ import TideEngine
 
 struct CheckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "check", abstract: "Load and validate flow scripts without running them.")
+        commandName: "check", abstract: "Load and validate flow scripts (and the home's plugins) without running them.",
+        discussion: "A file in the home's plugins/ folder is checked as a plugin: loaded as require loads it in a flow, setup(config) included.")
 
-    @Argument(help: "Flow scripts to check.")
+    @Argument(help: "Flow scripts (or plugins of the home) to check.")
     var files: [String]
 
     @OptionGroup var home: HomeOptions
@@ -23,6 +24,25 @@ struct CheckCommand: AsyncParsableCommand {
         var reports: [[String: Any]] = []
         var failures = 0
         for file in files {
+            if let found = PluginFolder.check(file: file, in: home.plugins) {
+                // a plugin of this home: loaded as a flow's require loads it (setup included)
+                do throws(EngineError) {
+                    let plugin: PluginCandidate
+                    switch found {
+                    case .success(let candidate): plugin = candidate
+                    case .failure(let problem): throw EngineError(.load, problem.message)
+                    }
+                    let info = try PluginLoader.describe(plugin, plugins: home.plugins)
+                    let about = [info.version, info.kind == "c" ? "C module" : nil].compactMap { $0 }.joined(separator: ", ")
+                    reports.append(["file": file, "ok": true, "plugin": info.name, "version": info.version ?? NSNull()])
+                    if !json { print("ok      \(file)  (plugin \(info.name)\(about.isEmpty ? "" : " \(about)"))") }
+                } catch {
+                    failures += 1
+                    reports.append(["file": file, "ok": false, "error": error.message])
+                    if !json { print("error   \(error.message)") }
+                }
+                continue
+            }
             do throws(EngineError) {
                 let script = try FlowScript(contentsOf: file)
                 let flows = try FlowLoader.definitions(of: script, plugins: home.plugins)

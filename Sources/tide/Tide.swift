@@ -15,7 +15,8 @@ struct Tide: AsyncParsableCommand {
         version: tideVersion,
         subcommands: [
             ServeCommand.self, RunCommand.self, FlowsCommand.self, RunsCommand.self, ShowCommand.self, LogsCommand.self,
-            CancelCommand.self, ReloadCommand.self, StatusCommand.self, ExecCommand.self, CheckCommand.self, NextCommand.self,
+            CancelCommand.self, ReloadCommand.self, StatusCommand.self, PluginsCommand.self, ExecCommand.self, CheckCommand.self,
+            NextCommand.self,
         ])
 
     /// Parses, runs, and maps every error to SPEC §6's exit codes: 2 for usage errors.

@@ -70,6 +70,47 @@ struct FileWatcherTests {
         batches.reset()
         try "return {}".write(toFile: home + "/plugins/p.lua", atomically: false, encoding: .utf8)
         #expect(await eventually { batches.all.plugins })
+
+        // the plugins' settings: created, rewritten in place, replaced by a rename, removed
+        let settings = home + "/plugins.json"
+        batches.reset()
+        try "{}".write(toFile: settings, atomically: false, encoding: .utf8)
+        #expect(await eventually { batches.all.plugins }, "plugins.json created")
+        batches.reset()
+        try #"{"p": {}}"#.write(toFile: settings, atomically: false, encoding: .utf8)
+        #expect(await eventually { batches.all.plugins }, "plugins.json written in place")
+        batches.reset()
+        try #"{"p": {"x": 1}}"#.write(toFile: settings, atomically: true, encoding: .utf8)
+        #expect(await eventually { batches.all.plugins }, "plugins.json replaced by a rename")
+        batches.reset()
+        try FileManager.default.removeItem(atPath: settings)
+        #expect(await eventually { batches.all.plugins }, "plugins.json removed")
+        // other files at the home's top level are not the watcher's business
+        batches.reset()
+        try "x".write(toFile: home + "/notes.txt", atomically: false, encoding: .utf8)
+        try await Task.sleep(for: .milliseconds(polling ? 300 : 150))
+        #expect(batches.all.isEmpty)
+    }
+
+    @Test("a plugins/ folder that is a symbolic link (as examples/plugins is) is watched where it points",
+          arguments: [false, true])
+    func symlinkedPlugins(polling: Bool) async throws {
+        let base = NSTemporaryDirectory() + "tide-watch-\(UUID().uuidString)"
+        let home = base + "/home"
+        try FileManager.default.createDirectory(atPath: home + "/flows", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: base + "/shared", withIntermediateDirectories: true)
+        try "return {}".write(toFile: base + "/shared/p.lua", atomically: false, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: home + "/plugins", withDestinationPath: "../shared")
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let batches = Batches()
+        let watcher = FileWatcher(home: home, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })) { change in
+            batches.value.withLock { $0.append(change) }
+        }
+        watcher.start(polling: polling)
+        defer { watcher.stop() }
+        if polling { try await Task.sleep(for: .milliseconds(150)) }
+        try "return { v = 2 }".write(toFile: base + "/shared/p.lua", atomically: false, encoding: .utf8)
+        #expect(await eventually { batches.all.plugins })
     }
 
     @Test("a burst of writes arrives as few batches (debounced)")

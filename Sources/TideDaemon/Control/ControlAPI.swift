@@ -106,8 +106,11 @@ public struct ControlAPI: Sendable {
         case "schedule.next":
             try request.expectParams(["expr", "count", "from", "tz"])
             return try scheduleNext(request)
+        case "plugins.list":
+            try request.expectParams([])
+            return pluginsList()
         default:
-            throw RPCError(.methodNotFound, "unknown method '\(request.method)' (methods: daemon.status, flows.list, run.start, run.get, run.cancel, runs.list, run.logs, events.subscribe, reload, schedule.next, daemon.shutdown)", id: request.id)
+            throw RPCError(.methodNotFound, "unknown method '\(request.method)' (methods: daemon.status, flows.list, run.start, run.get, run.cancel, runs.list, run.logs, events.subscribe, reload, schedule.next, plugins.list, daemon.shutdown)", id: request.id)
         }
     }
 
@@ -139,6 +142,12 @@ public struct ControlAPI: Sendable {
                 lastRun: last[d.name]?.summary, stale: f.stale)
         }
         return JSONValue(encoding: FlowsList(flows: flows, errors: snapshot.errors))
+    }
+
+    /// The plugins that load (name, version, description, file) and the ones that fail, as the
+    /// last reload validated them.
+    private func pluginsList() -> JSONValue {
+        JSONValue(encoding: registry.pluginList())
     }
 
     /// The flow's next scheduled start, in its schedule's zone (nil without a cron or @every schedule).

@@ -29,6 +29,8 @@ public final class FlowRegistry: Sendable {
         var snapshot: (flows: [LoadedFlow], errors: [FileError])?
         /// Flows with an `on` trigger, until a file changes.
         var triggered: [LoadedFlow]?
+        /// The plugins, as last validated.
+        var plugins = PluginCatalog()
     }
 
     /// The home folder.
@@ -73,6 +75,7 @@ public final class FlowRegistry: Sendable {
                     flows.append(LoadedFlow(definition: definition, script: serving.script, file: path, stale: file.error != nil))
                 }
             }
+            errors += s.plugins.errors
             let snapshot = (flows.sorted { $0.definition.name < $1.definition.name }, errors)
             s.snapshot = snapshot
             return snapshot
@@ -92,6 +95,11 @@ public final class FlowRegistry: Sendable {
         listeners.withLock { $0.append(listener) }
     }
 
+    /// The plugins that load and the ones that fail (`plugins.list`).
+    public func pluginList() -> PluginsList {
+        state.withLock { $0.plugins.list }
+    }
+
     /// How many reloads have completed (for tests and `daemon.status`).
     public var reloadCount: Int { state.withLock { $0.reloads } }
 
@@ -99,9 +107,13 @@ public final class FlowRegistry: Sendable {
 
     /// Reloads the given files (absolute paths under `flows/`), or rescans everything when
     /// `paths` is nil. With `force`, unchanged files are loaded again too (after a plugin
-    /// changed, or on `tide reload`). Returns the paths whose flows changed or failed.
+    /// changed, or on `tide reload`). A rescan validates the plugins first, when something under
+    /// `plugins/` (or `plugins.json`) changed or with `force`; when what they offer changed,
+    /// every flow is loaded again. Returns the paths whose flows changed or failed.
     @discardableResult
     public func reload(paths: Set<String>?, force: Bool = false) -> [String] {
+        var force = force
+        if paths == nil, refreshPlugins(force: force) { force = true }
         var targets: Set<String>
         if let paths {
             targets = Set(paths.filter { $0.hasSuffix(".lua") })
@@ -199,10 +211,29 @@ public final class FlowRegistry: Sendable {
         case failure(String)
     }
 
+    /// Validates the plugins when they changed since the last time (or with `force`); true when
+    /// it did (every flow is then loaded again: a flow's top level may read what a plugin holds).
+    private func refreshPlugins(force: Bool) -> Bool {
+        let signature = PluginCatalog.signature(home: home)
+        guard force || state.withLock({ $0.plugins.needsRefresh(signature) }) else { return false }
+        let report = PluginLoader.validate(plugins: plugins, limits: limits)
+        for problem in report.problems {
+            logger.error("plugin failed to load", metadata: ["file": "\(problem.file)", "error": "\(problem.message)"])
+        }
+        logger.info("plugins validated", metadata: [
+            "plugins": "\(report.plugins.map(\.name).joined(separator: ","))", "failed": "\(report.problems.count)",
+        ])
+        state.withLock { s in
+            if s.plugins.update(report, signature: signature, now: Date().timeIntervalSince1970) { s.invalidate() }
+        }
+        return true
+    }
+
     private func load(_ absolute: String, path: String) -> LoadOutcome {
         do {
             let script = try FlowScript(contentsOf: absolute, displayPath: path)
-            let flows = try FlowLoader.definitions(of: script, plugins: plugins, limits: limits)
+            let failed = state.withLock { $0.plugins.failed }
+            let flows = try FlowLoader.definitions(of: script, plugins: plugins, failedPlugins: failed, limits: limits)
             return .success((script, flows))
         } catch {
             return .failure(error.message)

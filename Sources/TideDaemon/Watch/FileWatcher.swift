@@ -7,7 +7,8 @@ import Synchronization
 public struct WatchChange: Sendable, Equatable {
     /// Changed, created or deleted `*.lua` files under `flows/` (absolute paths).
     public var flows: Set<String> = []
-    /// Something under `plugins/` changed: every flow is loaded again.
+    /// Something under `plugins/` (or `plugins.json`) changed: plugins are validated and every
+    /// flow is loaded again.
     public var plugins = false
     /// Events were lost (queue overflow) or a watched root appeared: rescan everything.
     public var rescan = false
@@ -22,7 +23,8 @@ public struct WatchChange: Sendable, Equatable {
     public var isEmpty: Bool { flows.isEmpty && !plugins && !rescan }
 }
 
-/// Watches a home's `flows/` and `plugins/` recursively and calls `onChange` with debounced batches.
+/// Watches a home's `flows/` and `plugins/` recursively, and its `plugins.json`, and calls
+/// `onChange` with debounced batches.
 ///
 /// On Linux it uses inotify: new sub-folders are watched as they appear, editors' saves that
 /// write a temporary file and rename it over the original arrive as `IN_MOVED_TO`, and a burst
@@ -96,15 +98,17 @@ public final class FileWatcher: Sendable {
     fileprivate var stopFD: Int32 { stopPipe.read }
     fileprivate var watchedRoots: [String] { roots }
     fileprivate var homeFolder: String { home }
+    /// The plugins' settings, `HOME/plugins.json`.
+    fileprivate var settingsFile: String { home + "/plugins.json" }
     fileprivate var timing: (debounce: Double, maxDelay: Double) { (debounce, maxDelay) }
     fileprivate var log: Logger { logger }
     fileprivate func deliver(_ change: WatchChange) {
         if !change.isEmpty { onChange(change) }
     }
 
-    /// Classifies a path: a flow script, something under plugins/, or neither.
+    /// Classifies a path: a flow script, something under plugins/ or the plugins' settings, or neither.
     fileprivate func note(_ path: String, into change: inout WatchChange) {
-        if path.hasPrefix(roots[1] + "/") || path == roots[1] {
+        if path.hasPrefix(roots[1] + "/") || path == roots[1] || path == settingsFile {
             change.plugins = true
         } else if path.hasSuffix(".lua"), path.hasPrefix(roots[0] + "/") {
             change.flows.insert(path)
@@ -130,12 +134,15 @@ public final class FileWatcher: Sendable {
     private func scan() -> [String: FileSignature] {
         var out: [String: FileSignature] = [:]
         for root in roots {
-            guard let walker = FileManager.default.enumerator(atPath: root) else { continue }
+            // a root that is a symbolic link (examples/plugins -> ../plugins) is walked where it points
+            let target = URL(fileURLWithPath: root).resolvingSymlinksInPath().path
+            guard let walker = FileManager.default.enumerator(atPath: target) else { continue }
             while let item = walker.nextObject() as? String {
                 let path = root + "/" + item
                 if let signature = FlowRegistry.signature(path) { out[path] = signature }
             }
         }
+        if let signature = FlowRegistry.signature(settingsFile) { out[settingsFile] = signature }
         return out
     }
 }
@@ -175,7 +182,8 @@ private struct InotifyLoop {
     }
 
     mutating func setUp() {
-        homeWatch = inotify_add_watch(fd, watcher.homeFolder, UInt32(IN_CREATE | IN_MOVED_TO | IN_ONLYDIR))
+        // the roots appearing, and plugins.json written, replaced or removed
+        homeWatch = inotify_add_watch(fd, watcher.homeFolder, UInt32(IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_DELETE | IN_ATTRIB | IN_ONLYDIR))
         for root in watcher.watchedRoots { _ = watchTree(root) }
     }
 
@@ -235,7 +243,9 @@ private struct InotifyLoop {
             }
             if event.wd == homeWatch {
                 let path = watcher.homeFolder + "/" + name
-                if watcher.watchedRoots.contains(path) {
+                if path == watcher.settingsFile {
+                    watcher.note(path, into: &change)
+                } else if watcher.watchedRoots.contains(path), mask & UInt32(IN_CREATE | IN_MOVED_TO) != 0 {
                     for file in watchTree(path) { watcher.note(file, into: &change) }
                     change.rescan = true
                 }

@@ -25,19 +25,11 @@ extension Scheduler {
     /// returns the script's flows.
     /// With `describe` false the script's flows are not read back (the caller knows them) and
     /// the result is empty.
-    func load(_ script: FlowScript, plugins: String?, limits: EngineLimits, describe: Bool = true) throws(EngineError) -> [FlowDefinition] {
-        do {
-            try vm.run(EmbeddedLua.prelude, chunkName: "=prelude")
-        } catch {
-            throw EngineError(.internal, "the prelude failed to load: \(error.message)")
-        }
-        if let plugins {
-            do {
-                try vm.call("__tide_setup", argument: #"{"plugins":\#(jsonString(plugins))}"#, results: 0)
-            } catch {
-                throw EngineError(.internal, "could not set the module path: \(error.message)")
-            }
-        }
+    /// `failedPlugins` (name: error) are the plugins the daemon found failing: requiring one
+    /// fails at once with that error instead of loading it again.
+    func load(_ script: FlowScript, plugins: String?, failedPlugins: [String: String] = [:], limits: EngineLimits,
+              describe: Bool = true) throws(EngineError) -> [FlowDefinition] {
+        try prepare(plugins: plugins, failedPlugins: failedPlugins, limits: limits)
         let watchdog = Watchdog.shared
         watchdog.register(vm.preemption)
         defer { watchdog.unregister(vm.preemption) }
@@ -70,12 +62,40 @@ extension Scheduler {
     }
 }
 
+extension Scheduler {
+    /// Loads the prelude and sets the module path: the home's `plugins/` (when given), its
+    /// settings file `plugins.json` beside it, the load limit of plugins, the failing plugins.
+    func prepare(plugins: String?, failedPlugins: [String: String] = [:], limits: EngineLimits) throws(EngineError) {
+        do {
+            try vm.run(EmbeddedLua.prelude, chunkName: "=prelude")
+        } catch {
+            throw EngineError(.internal, "the prelude failed to load: \(error.message)")
+        }
+        var fields = [#""load_time":\#(JSONValue.double(limits.loadTime).jsonText)"#]
+        if let plugins {
+            fields.append(#""plugins":\#(jsonString(plugins))"#)
+            fields.append(#""settings":\#(jsonString(PluginLoader.settingsFile(of: plugins)))"#)
+        }
+        if !failedPlugins.isEmpty {
+            let failed = failedPlugins.sorted { $0.key < $1.key }.map { "\(jsonString($0.key)):\(jsonString($0.value))" }
+            fields.append(#""failed":{"# + failed.joined(separator: ",") + "}")
+        }
+        do {
+            try vm.call("__tide_setup", argument: "{" + fields.joined(separator: ",") + "}", results: 0)
+        } catch {
+            throw EngineError(.internal, "could not set the module path: \(error.message)")
+        }
+    }
+}
+
 /// Loads and validates scripts without running them (`tide check`).
 public enum FlowLoader {
     /// The flows `script` defines, or the load error (`file:line: message`).
-    public static func definitions(of script: FlowScript, plugins: String? = nil, limits: EngineLimits = EngineLimits()) throws(EngineError) -> [FlowDefinition] {
+    /// `failedPlugins` (name: error): plugins known to fail, which `require` then refuses at once.
+    public static func definitions(of script: FlowScript, plugins: String? = nil, failedPlugins: [String: String] = [:],
+                                   limits: EngineLimits = EngineLimits()) throws(EngineError) -> [FlowDefinition] {
         let scheduler = try Scheduler(memoryLimit: limits.memory, clock: SystemClock(), observer: NullObserver())
-        let definitions = try scheduler.load(script, plugins: plugins, limits: limits)
+        let definitions = try scheduler.load(script, plugins: plugins, failedPlugins: failedPlugins, limits: limits)
         for definition in definitions {
             do {
                 _ = try definition.parsedSchedules()
@@ -98,6 +118,12 @@ enum EmbeddedLua {
         var length = 0
         let source = tide_lua_prelude(&length)!
         return LuaBytecode(source: source, count: length, chunkName: "=prelude")!
+    }()
+
+    static let plugins: LuaBytecode = {
+        var length = 0
+        let source = tide_lua_plugins(&length)!
+        return LuaBytecode(source: source, count: length, chunkName: "=plugins")!
     }()
 
     static let json: LuaBytecode = {

@@ -51,7 +51,8 @@ extension Scheduler {
         case .kv: return keyValue(frame, &out)
         case .http: return http(frame, slot!, resumed: resumed, &out)
         case .source:
-            EmbeddedLua.json.bytes.withUnsafeBytes { out.push(bytes: $0) }
+            let chunk = frame.string(1) == "plugins" ? EmbeddedLua.plugins : EmbeddedLua.json
+            chunk.bytes.withUnsafeBytes { out.push(bytes: $0) }
             return .return
         }
     }

@@ -6,6 +6,8 @@
 
 local H = __host
 __host = nil
+local limited = __tide_limited  -- the shim's call under a time limit (plugins.lua)
+__tide_limited = nil
 
 local type, select, error, pairs, ipairs, tostring, tonumber = type, select, error, pairs, ipairs, tostring, tonumber
 local setmetatable, getmetatable, pcall, xpcall, rawget, next = setmetatable, getmetatable, pcall, xpcall, rawget, next
@@ -16,6 +18,7 @@ local traceback, getinfo = debug.traceback, debug.getinfo
 
 local json = load(H.source("json"), "=json", "b")()  -- precompiled by the host
 local api = {}
+local plugins  -- require and the module path (plugins.lua), installed with the sandbox
 
 ---------------------------------------------------------------- errors
 
@@ -1008,6 +1011,9 @@ end
 
 --- flow{...}: defines a flow (SPEC §2).
 function api.flow(def)
+  if plugins.loading() then
+    user_error("flow{} cannot be called while a plugin loads: flows live in the home's flows/ folder, plugins only provide modules")
+  end
   if type(def) ~= "table" then
     argerror(1, "flow", "table expected, got " .. typename(def, def ~= nil))
   end
@@ -1215,15 +1221,10 @@ dofile = function(filename)
   return f()
 end
 
-package.searchers[2] = function(name)
-  local path, err = package.searchpath(name, package.path)
-  if not path then return err end
-  local f, e = raw_loadfile(path, "t")
-  if not f then
-    error(format("error loading module '%s' from file '%s':\n\t%s", name, path, e), 3)
-  end
-  return f, path
-end
+-- require: built-ins, then the home's plugins/ (text chunks only; see plugins.lua).
+plugins = raw_load(H.source("plugins"), "=plugins", "b")()({
+  json = json, raw_load = raw_load, raw_loadlib = package.loadlib, limited = limited, message_of = message_of,
+})
 
 os.exit = function()
   error("os.exit is not available in flows: raise an error to fail the run", 2)
@@ -1366,17 +1367,22 @@ io.output = function(f)
   return raw_output(f)
 end
 
--- Module path: plugins of the home (set by the host through __tide_setup).
+-- Module path: the home's plugins/ and plugins.json, the load limit, and the plugins the daemon
+-- found failing (set by the host: {plugins, settings, load_time, failed}).
 function __tide_setup(request)
-  local req = json.decode(request)
-  if type(req.plugins) == "string" then
-    package.path = req.plugins .. "/?.lua;" .. req.plugins .. "/?/init.lua"
-    package.cpath = req.plugins .. "/?.so"
-  end
+  plugins.setup(json.decode(request))
 end
+
+-- A plugin as the daemon validates it (JSON in: {name, file}; JSON out: its description).
+__tide_plugin_describe = plugins.describe
+-- Errors of plugins.json, given the names of the plugins that exist (JSON arrays).
+__tide_plugin_settings = plugins.check_settings
 
 ---------------------------------------------------------------- globals
 
 package.preload.tide = function() return api end
 for name, v in pairs(api) do _G[name] = v end
 print = function(...) H.log("info", join(...)) end
+
+-- Every global above is a built-in name: require gives the built-in, never a plugin of that name.
+plugins.seal()

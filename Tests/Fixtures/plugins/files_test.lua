@@ -1,0 +1,78 @@
+-- files_test.lua: the files plugin (plugins/files.lua), through tide exec.
+-- Payload: {"dir": an empty scratch folder}. Returns "ok" or raises the first failed check.
+local files = require "files"
+
+local function eq(got, want, what)
+  local g, w = json.encode(got), json.encode(want)
+  if g ~= w then error(string.format("%s: got %s, want %s", what, g, w), 2) end
+end
+
+flow {
+  name = "files-test",
+  timeout = "60s",
+  run = function(ctx)
+    local d = assert(ctx.payload.dir, "payload.dir")
+    for _, p in ipairs({ "a.txt", "b.log", "sub/c.txt", "sub/deeper/e.txt", ".hidden.txt", "sub/.hid/d.txt", "x[1].txt" }) do
+      files.write(d .. "/" .. p, p, { mkdir = true, sync = false })
+    end
+
+    -- glob: one level, any depth, hidden names, types, character classes, nothing, a literal path
+    eq(files.glob(d .. "/*.txt"), { d .. "/a.txt", d .. "/x[1].txt" }, "glob *.txt")
+    eq(files.glob(d .. "/**/*.txt"), { d .. "/a.txt", d .. "/sub/c.txt", d .. "/sub/deeper/e.txt", d .. "/x[1].txt" }, "glob **/*.txt")
+    eq(#files.glob(d .. "/**/*.txt", { hidden = true }), 6, "glob with hidden")
+    eq(files.glob(d .. "/.*.txt"), { d .. "/.hidden.txt" }, "a pattern starting with . matches hidden names")
+    eq(files.glob(d .. "/*", { type = "dir" }), { d .. "/sub" }, "glob of folders")
+    eq(files.glob(d .. "/[ab].*"), { d .. "/a.txt", d .. "/b.log" }, "glob [ab].*")
+    eq(files.glob(d .. "/[!a]*.txt"), { d .. "/x[1].txt" }, "glob [!a]*")
+    eq(files.glob(d .. "/?.log"), { d .. "/b.log" }, "glob ?.log")
+    eq(files.glob(d .. "/nothing-*"), setmetatable({}, json.array_mt), "no match")
+    eq(files.glob(d .. "/missing-folder/*.txt"), setmetatable({}, json.array_mt), "a folder that does not exist")
+    eq(files.glob(d .. "/a.txt"), { d .. "/a.txt" }, "a path without wildcards")
+    local listed = files.list(d .. "/sub/*")
+    eq(#listed, 2, "list")
+    eq(listed[1].type, "file", "list type")
+    eq(listed[1].size, #"sub/c.txt", "list size")
+    assert(math.abs(listed[1].mtime - now()) < 120, "list mtime")
+
+    -- write: atomic replace, keeps the old mode, or sets one; leaves no temporary file
+    local target = d .. "/state.json"
+    files.write(target, json.encode({ n = 1 }), { mode = "0640" })
+    files.write(target, json.encode({ n = 2 }))
+    eq(json.decode(files.read(target)), { n = 2 }, "read back")
+    eq(sh("stat -c %a " .. target).stdout, "640\n", "the old file's mode is kept")
+    eq(#files.glob(d .. "/.state.json*", { hidden = true }), 0, "no temporary file left")
+    local ok, err = pcall(files.write, d .. "/no/such/folder/x", "y")
+    assert(not ok and tostring(err):find("cannot write in"), "write into a missing folder: " .. tostring(err))
+    files.write(d .. "/new/folder/x", "y", { mkdir = true })
+    eq(files.read(d .. "/new/folder/x"), "y", "mkdir")
+
+    -- checksums, against sha256 of known text
+    files.write(d .. "/abc", "abc", { sync = false })
+    eq(files.checksum(d .. "/abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", "sha256")
+    eq(files.checksum(d .. "/abc", "md5"), "900150983cd24fb0d6963f7d28e17f72", "md5")
+    eq(files.checksum_string("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", "sha256 of a string")
+    eq(files.verify(d .. "/abc", "BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD"), true, "verify")
+    local ok2, e2 = pcall(files.checksum, d .. "/abc", "crc")
+    assert(not ok2 and tostring(e2):find("unknown algorithm"), tostring(e2))
+    local ok3, e3 = pcall(files.checksum, d .. "/absent")
+    assert(not ok3 and e3.code == "exit", "checksum of a missing file raises exit")
+
+    -- wait_for: a file that appears while waiting (another task writes it), one that never does
+    local waited = parallel(
+      function() return files.wait_for(d .. "/late.txt", { timeout = "5s", interval = "20ms", stable = "100ms" }) end,
+      function() sleep("150ms"); files.write(d .. "/late.txt", "arrived", { sync = false }) end)
+    eq(waited.size, 7, "wait_for size")
+    assert(waited.waited >= 0.1, "wait_for waited " .. waited.waited)
+    local t0 = now()
+    local ok4, e4 = pcall(files.wait_for, d .. "/never.txt", { timeout = "200ms", interval = "20ms" })
+    assert(not ok4 and e4.code == "timeout" and e4.message:find("did not appear within 200ms"), json.encode(e4))
+    assert(now() - t0 < 2, "wait_for overran its timeout")
+    -- cancellable: losing a race ends the wait at once
+    local winner = race({
+      waiter = function() return files.wait_for(d .. "/never.txt", { timeout = "1h", interval = "10ms" }) end,
+      quick = function() sleep("50ms"); return "quick" end,
+    })
+    eq(winner, "quick", "race against wait_for")
+    return "ok"
+  end,
+}

@@ -1,0 +1,57 @@
+-- healthcheck_test.lua: the healthcheck plugin (plugins/healthcheck.lua) with `http` stubbed:
+-- start, success and failure pings, URLs from settings, Uptime Kuma style, failures that never
+-- fail the run. Returns "ok" or raises the first failed check.
+local hc = require "healthcheck"
+
+local function eq(got, want, what)
+  local g, w = json.encode(got), json.encode(want)
+  if g ~= w then error(string.format("%s: got %s, want %s", what, g, w), 2) end
+end
+
+local sent, fail_http = {}, false
+http = { request = function(req)
+  sent[#sent + 1] = req.method .. " " .. req.url .. (req.body and req.body ~= "" and (" " .. req.body) or "")
+  if fail_http then error({ code = "http", message = "connection refused" }) end
+  return { status = 200, body = "OK", headers = {} }
+end }
+
+flow {
+  name = "healthcheck-test",
+  run = function(ctx)
+    hc.setup({ base = "https://hc-ping.com/KEY/", urls = { special = "https://hc.example/ping/abc" } })
+    eq(hc.url_for("nightly backup"), "https://hc-ping.com/KEY/nightly%20backup", "slug url")
+    eq(hc.url_for("special"), "https://hc.example/ping/abc", "per-flow url")
+
+    local ok_run = hc.wrap(function(c) return { done = c.flow } end)
+    eq(ok_run({ flow = "db", run_id = "r1" }), { done = "db" }, "wrapped result")
+    eq(sent, { "POST https://hc-ping.com/KEY/db/start", "POST https://hc-ping.com/KEY/db" }, "start and success pings")
+
+    sent = {}
+    local failing = hc.wrap(function() error({ code = "DISK", message = "disk full" }) end)
+    local ok, e = pcall(failing, { flow = "db", run_id = "r2" })
+    assert(not ok and e.code == "DISK", "the run's error must come back unchanged: " .. json.encode(e))
+    eq(sent, { "POST https://hc-ping.com/KEY/db/start", "POST https://hc-ping.com/KEY/db/fail run r2 of db failed: disk full" }, "failure ping")
+
+    -- a ping that fails is logged, never raised
+    sent, fail_http = {}, true
+    eq(ok_run({ flow = "db", run_id = "r3" }), { done = "db" }, "the run goes on when pings fail")
+    fail_http = false
+
+    -- Uptime Kuma push monitors: no start, status=up / down with a message
+    hc.setup({ style = "kuma", urls = { db = "https://kuma.example/api/push/TOKEN" } })
+    sent = {}
+    ok_run({ flow = "db", run_id = "r4" })
+    pcall(failing, { flow = "db", run_id = "r5" })
+    eq(sent, { "GET https://kuma.example/api/push/TOKEN?status=up&msg=OK",
+               "GET https://kuma.example/api/push/TOKEN?status=down&msg=run%20r5%20of%20db%20failed%3A%20disk%20full" }, "kuma pings")
+
+    -- no URL: the run goes on unwatched
+    hc.setup({})
+    sent = {}
+    eq(ok_run({ flow = "db", run_id = "r6" }), { done = "db" }, "unwatched run")
+    eq(#sent, 0, "no ping without a URL")
+    local bad = pcall(hc.setup, { style = "nagios" })
+    assert(not bad, "an unknown style is refused")
+    return "ok"
+  end,
+}

@@ -1,0 +1,92 @@
+-- notify_test.lua: the notify plugin (plugins/notify.lua) with `http` stubbed by a Lua table:
+-- what it would send to ntfy, Slack, Discord and plain webhooks, and how it fails.
+-- Returns "ok" or raises the first failed check.
+local notify = require "notify"
+
+local function eq(got, want, what)
+  local g, w = json.encode(got), json.encode(want)
+  if g ~= w then error(string.format("%s: got %s, want %s", what, g, w), 2) end
+end
+
+local sent, answer = {}, { status = 200, body = "", headers = {} }
+http = { request = function(req) sent[#sent + 1] = req; return answer end }  -- the stub
+
+flow {
+  name = "notify-test",
+  run = function(ctx)
+    -- ntfy: JSON publishing to the server root, the topic in the body
+    notify.send("disk 91% full", { title = "srv1", priority = "high", tags = { "warning" }, click = "https://grafana/x",
+                                   target = { url = "https://ntfy.sh/ops-alerts", token = "tk_1" } })
+    local r = sent[1]
+    eq(r.method, "POST", "ntfy method")
+    eq(r.url, "https://ntfy.sh", "ntfy url")
+    eq(r.headers.Authorization, "Bearer tk_1", "ntfy token")
+    eq(json.decode(r.body), { topic = "ops-alerts", message = "disk 91% full", title = "srv1", priority = 4,
+                              tags = { "warning" }, click = "https://grafana/x" }, "ntfy body")
+
+    -- Slack (and Mattermost, Rocket.Chat): {text}, title in bold
+    notify.send("deploy done", { title = "web", target = { url = "https://hooks.slack.com/services/T0/B0/xyz" } })
+    eq(json.decode(sent[2].body), { text = "*web*\ndeploy done" }, "slack body")
+    eq(sent[2].headers["Content-Type"], "application/json", "slack content type")
+
+    -- Discord: {content}; its /slack endpoint takes Slack's shape
+    notify.send("hi", { target = { url = "https://discord.com/api/webhooks/1/abc" } })
+    eq(json.decode(sent[3].body), { content = "hi" }, "discord body")
+    notify.send("hi", { target = { url = "https://discord.com/api/webhooks/1/abc/slack" } })
+    eq(json.decode(sent[4].body), { text = "hi" }, "discord /slack body")
+
+    -- a plain webhook: every field, plus extra ones; the format can be forced
+    notify.send("x", { title = "t", fields = { host = "srv1" }, target = { url = "https://example.com/hook", headers = { ["X-Key"] = "k" } } })
+    eq(json.decode(sent[5].body), { title = "t", message = "x", source = "tide", host = "srv1" }, "webhook body")
+    eq(sent[5].headers["X-Key"], "k", "custom header")
+    notify.send("x", { target = { url = "https://push.example.com/topic", format = "ntfy" } })
+    eq(json.decode(sent[6].body).topic, "topic", "forced ntfy")
+
+    -- a run's end as ctx.event gives it
+    local event = { event = "run.failed", run_id = "run_42", flow = "backup", status = "failed", trigger = "schedule",
+                    duration_ms = 83500, error = { code = "exit", message = "tar exited with status 2" } }
+    notify.event(event, { target = { url = "https://ntfy.sh/ops" } })
+    local body = json.decode(sent[7].body)
+    eq(body.title, "backup failed", "event title")
+    eq(body.message, "Run run_42 of backup failed after 1m23s (schedule):\ntar exited with status 2", "event message")
+    eq(body.priority, 4, "a failure is urgent enough")
+    eq(body.tags, { "rotating_light" }, "event tags")
+    local title, text = notify.describe({ event = "run.succeeded", run_id = "r", flow = "f", status = "succeeded", duration_ms = 250 })
+    eq({ title, text }, { "f succeeded", "Run r of f succeeded after 250ms" }, "success text")
+
+    -- failures: a non-2xx answer raises code "notify" naming the host, not the secret path
+    answer = { status = 403, body = "forbidden\n", headers = {} }
+    local ok, e = pcall(notify.send, "x", { target = { url = "https://hooks.slack.com/services/T0/B0/secret" } })
+    assert(not ok and e.code == "notify" and e.status == 403, json.encode(e))
+    eq(e.message, "notify: slack hooks.slack.com answered 403: forbidden", "error message")
+    assert(not e.message:find("secret"), "the webhook's secret path leaked")
+    answer = { status = 200, body = "", headers = {} }
+
+    -- bad input: unknown options, no target, a bad priority, an ntfy url without a topic
+    for _, case in ipairs({
+      { { tittle = "x", target = { url = "https://a/b" } }, "unknown option 'tittle'" },
+      { {}, "no target" },
+      { { priority = 9, target = { url = "https://ntfy.sh/x" } }, "priority must be" },
+      { { target = { url = "https://ntfy.sh/" } }, "names its topic" },
+      { { target = { url = "https://a/b", format = "sms" } }, "'format' must be" },
+    }) do
+      local ok2, e2 = pcall(notify.send, "m", case[1])
+      assert(not ok2 and tostring(e2):find(case[2], 1, true), "expected '" .. case[2] .. "', got " .. tostring(e2))
+    end
+
+    -- dry run: logs, sends nothing
+    local before = #sent
+    local res = notify.send("quiet", { target = { url = "https://ntfy.sh/x", dry_run = true } })
+    eq(#sent, before, "dry run sent something")
+    eq(res[1].dry_run, true, "dry run result")
+
+    -- the settings: setup() takes a target or a list; send() with no target uses them
+    notify.setup({ targets = { { url = "https://ntfy.sh/a" }, { url = "https://hooks.slack.com/services/x" } } })
+    local results = notify.send("both")
+    eq(#results, 2, "two targets")
+    eq(results[1].target, "ntfy ntfy.sh", "target name")
+    local ok3, e3 = pcall(notify.setup, { url = "https://ntfy.sh/a", colour = "red" })
+    assert(not ok3 and tostring(e3):find("unknown setting 'colour'"), tostring(e3))
+    return "ok"
+  end,
+}

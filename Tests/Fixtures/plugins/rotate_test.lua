@@ -1,0 +1,82 @@
+-- rotate_test.lua: the rotate plugin (plugins/rotate.lua), through tide exec.
+-- Payload: {"dir": an empty scratch folder}. Returns "ok" or raises the first failed check.
+local rotate = require "rotate"
+local files = require "files"
+
+local function eq(got, want, what)
+  local g, w = json.encode(got), json.encode(want)
+  if g ~= w then error(string.format("%s: got %s, want %s", what, g, w), 2) end
+end
+
+local function paths(list)
+  local out = {}
+  for i, e in ipairs(list) do out[i] = e.path end
+  return out
+end
+
+flow {
+  name = "rotate-test",
+  timeout = "60s",
+  run = function(ctx)
+    local d = assert(ctx.payload.dir, "payload.dir")
+    -- 40 daily backups at noon (local time), newest first: b0 is today
+    local noon = os.time({ year = 2024, month = 3, day = 20, hour = 12 })  -- a Wednesday
+    local entries = {}
+    for i = 0, 39 do entries[#entries + 1] = { path = "b" .. i, mtime = noon - i * 86400 } end
+
+    local keep, drop = rotate.plan(entries, { keep_last = 2 }, noon)
+    eq(paths(keep), { "b0", "b1" }, "keep_last")
+    eq(#drop, 38, "dropped")
+    eq(keep[1].reasons, { "newest", "last" }, "reasons")
+
+    keep = rotate.plan(entries, { keep_daily = 3, keep_weekly = 3 }, noon)
+    -- weeks start on Monday (ISO): Wed 20, Sun 17, Sun 10 are the newest of their weeks
+    eq(paths(keep), { "b0", "b1", "b2", "b3", "b10" }, "daily + weekly")
+
+    keep = rotate.plan(entries, { keep_monthly = 2 }, noon)
+    eq(paths(keep), { "b0", "b20" }, "monthly: the newest of March, then of February (Feb 29)")
+
+    keep = rotate.plan(entries, { keep_within = "3d" }, noon)
+    eq(paths(keep), { "b0", "b1", "b2", "b3" }, "keep_within")
+
+    -- several backups in one day count once for keep_daily
+    local sameday = { { path = "x3", mtime = noon + 3 }, { path = "x2", mtime = noon + 2 }, { path = "y", mtime = noon - 86400 } }
+    eq(paths((rotate.plan(sameday, { keep_daily = 2 }, noon))), { "x3", "y" }, "one per day")
+
+    -- the newest is kept even when the policy would drop it
+    eq(paths((rotate.plan(entries, { keep_within = "1s" }, noon + 86400 * 10))), { "b0" }, "newest always kept")
+
+    -- bad policies are refused before anything is deleted
+    for _, bad in ipairs({ {}, { keep_last = 0 }, { keep_daily = -1 }, { keep_lats = 3 }, { keep_within = "soon" } }) do
+      local ok = pcall(rotate.plan, entries, bad, noon)
+      assert(not ok, "policy accepted: " .. json.encode(bad))
+    end
+
+    -- prune on real files: dry run first, then for real
+    for i = 0, 5 do
+      local p = string.format("%s/db-%d.sql.gz", d, i)
+      files.write(p, "dump " .. i, { sync = false })
+      sh(string.format("touch -d @%d %s", noon - i * 86400, p))
+    end
+    files.write(d .. "/unrelated.txt", "keep me", { sync = false })
+    local dry = rotate.prune(d .. "/db-*.sql.gz", { keep_last = 2, dry_run = true })
+    eq(dry.dry_run, true, "dry_run flag")
+    eq(#dry.deleted, 4, "dry run lists 4")
+    eq(#files.glob(d .. "/db-*"), 6, "dry run deletes nothing")
+    local r = rotate.prune(d .. "/db-*.sql.gz", { keep_last = 2 })
+    eq(r.kept, { d .. "/db-0.sql.gz", d .. "/db-1.sql.gz" }, "kept")
+    eq(files.glob(d .. "/*"), { d .. "/db-0.sql.gz", d .. "/db-1.sql.gz", d .. "/unrelated.txt" }, "what is left")
+    local none = rotate.prune(d .. "/nothing-*", { keep_last = 1 })
+    eq(#none.deleted + #none.kept, 0, "no match, nothing done")
+
+    -- folders only with directories = true
+    for i = 0, 2 do
+      sh(string.format("mkdir -p %s/snap-%d/inner && touch -d @%d %s/snap-%d", d, i, noon - i * 86400, d, i))
+    end
+    eq(#rotate.prune(d .. "/snap-*", { keep_last = 1 }).deleted, 0, "folders are not rotated by default")
+    local snaps = rotate.prune(d .. "/snap-*", { keep_last = 1, directories = true })
+    eq(snaps.deleted, { d .. "/snap-1", d .. "/snap-2" }, "folders deleted")
+    eq(files.glob(d .. "/snap-*"), { d .. "/snap-0" }, "one folder left")
+    return "ok"
+  end,
+}

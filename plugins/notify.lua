@@ -1,0 +1,225 @@
+-- notify.lua: notifications from flows: ntfy, Slack-compatible webhooks (Slack, Mattermost,
+-- Rocket.Chat), Discord, and plain JSON webhooks. See docs/plugins.md.
+--
+--   local notify = require "notify"
+--   notify.send("Backup done", { title = "nightly", tags = { "floppy_disk" } })
+--   notify.event(ctx.event)            -- in an on = "run.failed" flow
+--
+-- Settings (HOME/plugins.json):
+--   { "notify": { "url": "https://ntfy.sh/my-topic" } }
+--   { "notify": { "targets": [ { "url": "https://hooks.slack.com/services/..." },
+--                              { "url": "https://ntfy.example.com/ops", "token": "tk_..." } ] } }
+-- A target: url (or url_env, the name of an environment variable holding it), format (ntfy |
+-- slack | discord | webhook; guessed from the url), token (a bearer token), headers, timeout,
+-- dry_run (log what would be sent, send nothing).
+
+local notify = {
+  name = "notify",
+  version = "1.0.0",
+  description = "Notifications to ntfy, Slack-compatible and Discord webhooks, or any JSON webhook",
+}
+
+local format, concat = string.format, table.concat
+
+local FORMATS = { ntfy = true, slack = true, discord = true, webhook = true }
+local TARGET_FIELDS = { url = true, url_env = true, format = true, token = true, headers = true, timeout = true, dry_run = true }
+local SEND_FIELDS = { title = true, priority = true, tags = true, click = true, fields = true, target = true }
+local PRIORITIES = { min = 1, low = 2, default = 3, high = 4, urgent = 5, max = 5 }
+local MAX_MESSAGE = 4000  -- ntfy keeps 4096 bytes, Discord 2000 characters: long errors are cut
+
+local targets = {}  -- from setup(config)
+
+local function fail(msg, level)
+  error("notify: " .. msg, (level or 1) + 1)
+end
+
+-- A target table checked field by field (`where` names it in errors).
+local function check_target(t, where)
+  if type(t) ~= "table" then fail(format("%s must be a table, got %s", where, type(t)), 3) end
+  for k in pairs(t) do
+    if not TARGET_FIELDS[k] then
+      fail(format("%s: unknown setting '%s' (settings: url, url_env, format, token, headers, timeout, dry_run)", where, tostring(k)), 3)
+    end
+  end
+  for _, k in ipairs({ "url", "url_env", "token" }) do
+    if t[k] ~= nil and type(t[k]) ~= "string" then fail(format("%s: '%s' must be a string", where, k), 3) end
+  end
+  if t.format ~= nil and not FORMATS[t.format] then
+    fail(format("%s: 'format' must be ntfy, slack, discord or webhook (got %s)", where, tostring(t.format)), 3)
+  end
+  if t.headers ~= nil and type(t.headers) ~= "table" then fail(where .. ": 'headers' must be a table", 3) end
+  return t
+end
+
+--- setup(config): the default targets, from plugins.json's "notify" entry.
+function notify.setup(config)
+  targets = {}
+  if config.targets ~= nil then
+    if type(config.targets) ~= "table" then fail("setting 'targets' must be a list of targets") end
+    for i, t in ipairs(config.targets) do targets[i] = check_target(t, format("targets[%d]", i)) end
+    for k in pairs(config) do
+      if k ~= "targets" then fail(format("setting '%s' next to 'targets': put it inside each target", tostring(k))) end
+    end
+  elseif next(config) ~= nil then
+    targets[1] = check_target(config, "settings")
+  end
+end
+
+-- "https://ntfy.sh/alerts" -> "https://ntfy.sh", "alerts"
+local function split_url(url)
+  local base, path = url:match("^(https?://[^/?#]+)/?([^?#]*)")
+  return base, path
+end
+
+-- The host of a url, to name a target in logs and errors without its secret path.
+local function host(url)
+  return url:match("^%a[%w+.-]*://([^/?#]+)") or "?"
+end
+
+local function guess_format(url)
+  local h = host(url):lower()
+  if h:find("hooks.slack.com", 1, true) then return "slack" end
+  if (h:find("discord.com", 1, true) or h:find("discordapp.com", 1, true)) and url:find("/api/webhooks/", 1, true) then
+    return url:find("/slack$") and "slack" or "discord"
+  end
+  if h:find("ntfy", 1, true) then return "ntfy" end
+  return "webhook"
+end
+
+local function cut(s, n)
+  if #s <= n then return s end
+  return s:sub(1, n - 3) .. "..."
+end
+
+local function tag_list(tags)
+  if tags == nil then return nil end
+  if type(tags) == "string" then return { tags } end
+  local out = {}
+  for i, t in ipairs(tags) do out[i] = tostring(t) end
+  return out
+end
+
+--- request(message, opts, target): the http.request table that sends `message` to `target`,
+-- and the target's format (no I/O; what send uses, and what tests look at).
+function notify.request(message, opts, target)
+  opts = opts or {}
+  target = target or {}
+  local url = target.url or (target.url_env and env(target.url_env))
+  if url == nil or url == "" then
+    fail(target.url_env and format("the environment variable %s (url_env) is not set", target.url_env)
+      or "no url: set \"url\" in plugins.json's \"notify\" entry, or pass { target = { url = ... } }", 3)
+  end
+  local kind = target.format or guess_format(url)
+  local priority = opts.priority
+  if type(priority) == "string" then priority = PRIORITIES[priority] end
+  if priority ~= nil and (math.type(priority) ~= "integer" or priority < 1 or priority > 5) then
+    fail(format("priority must be 1-5 or min, low, default, high, urgent (got %s)", tostring(opts.priority)), 3)
+  end
+  local title, text = opts.title, cut(tostring(message), MAX_MESSAGE)
+  local headers = { ["Content-Type"] = "application/json" }
+  local body
+  if kind == "ntfy" then
+    -- JSON publishing: titles and tags may hold any text (headers must be ASCII)
+    local base, topic = split_url(url)
+    if not base or topic == "" then fail(format("an ntfy url names its topic, such as https://ntfy.sh/my-topic (got %s)", url), 3) end
+    url = base
+    body = { topic = topic, message = text, title = title, priority = priority, tags = tag_list(opts.tags), click = opts.click }
+  elseif kind == "slack" then
+    body = { text = title and format("*%s*\n%s", title, text) or text }
+  elseif kind == "discord" then
+    body = { content = cut(title and format("**%s**\n%s", title, text) or text, 2000) }
+  else
+    body = { title = title, message = text, priority = priority, tags = tag_list(opts.tags), click = opts.click, source = "tide" }
+    for k, v in pairs(opts.fields or {}) do body[k] = v end
+  end
+  if target.token then headers["Authorization"] = "Bearer " .. target.token end
+  for k, v in pairs(target.headers or {}) do headers[k] = tostring(v) end
+  return { method = "POST", url = url, headers = headers, body = json.encode(body), timeout = target.timeout or "15s" }, kind
+end
+
+local function http_module()
+  local http = rawget(_G, "http") or require("tide").http
+  if http == nil then fail("the http module is not available in this version of tide", 4) end
+  return http
+end
+
+local function deliver(message, opts, target)
+  local req, kind = notify.request(message, opts, target)
+  local name = kind .. " " .. host(req.url)
+  if target.dry_run then
+    log.info(format("notify (dry run) %s: %s%s", name, opts.title and (opts.title .. ": ") or "", cut(tostring(message), 200)))
+    return { target = name, dry_run = true, request = req }
+  end
+  local res = http_module().request(req)
+  if type(res) ~= "table" or type(res.status) ~= "number" or res.status < 200 or res.status > 299 then
+    local status = type(res) == "table" and res.status or nil
+    local detail = type(res) == "table" and type(res.body) == "string" and cut(res.body:gsub("%s+", " "):match("^ ?(.-) ?$"), 300) or ""
+    error({ code = "notify", status = status, target = name,
+            message = format("notify: %s answered %s%s", name, tostring(status), detail ~= "" and (": " .. detail) or "") }, 2)
+  end
+  return { target = name, status = res.status }
+end
+
+--- send(message [, opts]): sends to opts.target, or to every target of the settings.
+-- opts: title, priority (1-5 or min/low/default/high/urgent), tags (list), click (url),
+-- fields (extra JSON fields for plain webhooks), target (a target table, instead of the settings').
+-- Returns one {target, status} (or {target, dry_run, request}) per target; raises an error with
+-- code "notify" when a target does not answer 2xx.
+function notify.send(message, opts)
+  if message == nil then fail("send needs a message", 2) end
+  opts = opts or {}
+  if type(opts) ~= "table" then fail("bad argument #2 to 'send' (table expected, got " .. type(opts) .. ")", 2) end
+  for k in pairs(opts) do
+    if not SEND_FIELDS[k] then fail(format("unknown option '%s' (options: title, priority, tags, click, fields, target)", tostring(k)), 2) end
+  end
+  local list = targets
+  if opts.target ~= nil then list = { check_target(opts.target, "option 'target'") } end
+  if #list == 0 then
+    fail("no target: set \"url\" in plugins.json's \"notify\" entry, or pass { target = { url = ... } }", 2)
+  end
+  local results = {}
+  for i, t in ipairs(list) do results[i] = deliver(message, opts, t) end
+  return results
+end
+
+local function seconds(ms)
+  if type(ms) ~= "number" then return nil end
+  if ms < 1000 then return format("%dms", math.floor(ms + 0.5)) end
+  if ms < 60000 then return format("%.1fs", ms / 1000) end
+  return format("%dm%02ds", math.floor(ms / 60000), math.floor(ms / 1000) % 60)
+end
+
+--- describe(event): the title, text and options (priority, tags) that tell of a run's end
+-- (ctx.event of an `on` flow) or of the daemon's start.
+function notify.describe(event)
+  if type(event) ~= "table" then fail("describe needs an event table (ctx.event)", 2) end
+  local status = event.status or (event.event == "daemon.started" and "started") or "finished"
+  if event.event == "daemon.started" then
+    return "tide started", format("The tide daemon started (pid %s) at %s.", tostring(event.pid), tostring(event.started_at)),
+      { priority = "low", tags = { "arrow_forward" } }
+  end
+  local flow = event.flow or "?"
+  local parts = { format("Run %s of %s %s", tostring(event.run_id or "?"), flow, status) }
+  local took = seconds(event.duration_ms)
+  if took then parts[#parts + 1] = " after " .. took end
+  if event.trigger then parts[#parts + 1] = format(" (%s)", event.trigger) end
+  local err = event.error
+  local msg = type(err) == "table" and err.message or (type(err) == "string" and err) or nil
+  if msg then parts[#parts + 1] = ":\n" .. tostring(msg) end
+  local bad = status == "failed" or status == "interrupted" or status == "cancelled"
+  return format("%s %s", flow, status), concat(parts),
+    { priority = bad and "high" or "default", tags = { bad and "rotating_light" or "white_check_mark" } }
+end
+
+--- event(event [, opts]): sends a run's end (ctx.event) as a notification, with a title like
+-- "backup failed", the run id, its duration and error.
+function notify.event(event, opts)
+  local title, text, defaults = notify.describe(event)
+  local o = {}
+  for k, v in pairs(defaults) do o[k] = v end
+  o.title = title
+  for k, v in pairs(opts or {}) do o[k] = v end
+  return notify.send(text, o)
+end
+
+return notify
