@@ -26,3 +26,12 @@ func starts(_ schedule: String, in zoneName: String, from: String, count: Int) t
 func values(_ mask: some FixedWidthInteger) -> [Int] {
     (0..<mask.bitWidth).filter { mask & (1 << $0) != 0 }
 }
+
+/// Runs blocking or long work on a thread of its own and waits for it without holding one of
+/// the test runner's cooperative threads (there are as many as cores: two here).
+func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread { continuation.resume(with: Result { try body() }) }
+        thread.start()
+    }
+}
