@@ -56,7 +56,7 @@ let greetPlugin = """
     return M
     """
 
-@Suite("plugins in tide exec and tide check")
+@Suite("plugins in tide exec and tide check", .serialized)  // one tide process at a time: 2 cores are shared with the timing tests
 struct PluginTests {
     @Test("a flow requires a plugin; setup(config) gets its plugins.json entry, once per state")
     func requireWithSettings() async throws {

@@ -8,7 +8,7 @@ import Testing
 import Glibc
 #endif
 
-@Suite("shipped plugins and the example home")
+@Suite("shipped plugins and the example home", .serialized)
 struct ShippedPluginTests {
     static let root = TideProcess.packageRoot.path
 
