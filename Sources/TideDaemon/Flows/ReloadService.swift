@@ -6,8 +6,8 @@ import TideProtocol
 import UnixSignals
 
 /// Keeps the registry in step with the files: inotify (or polling) batches reload the files that
-/// changed, a change under `plugins/` reloads every flow, and SIGHUP or ``reloadAll()`` rescans
-/// everything. Reloads run one at a time, on a thread of their own (a load may take up to 2 s).
+/// changed, a change under `plugins/` (or to `plugins.json`) validates the plugins and reloads
+/// every flow, and SIGHUP or ``reloadAll()`` rescans everything. Reloads run one at a time, on a thread of their own (a load may take up to 2 s).
 public final class ReloadService: Service {
     private enum Job: Sendable {
         case change(WatchChange)
