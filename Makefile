@@ -60,9 +60,12 @@ test-swift: croniter
 
 bench: deps croniter release
 	$(SWIFT) build -c release --product tide-bench-schedule
+	$(SWIFT) build -c release --product tide-bench-http-server
 	scripts/bench
 	scripts/bench-daemon
 	scripts/bench-schedule
+	scripts/bench-dispatch
+	scripts/bench-http
 
 clean:
 	rm -rf .build

@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // The system Lua 5.4 (Debian: liblua5.4-dev).
@@ -56,6 +58,11 @@ let package = Package(
                 "TideSchedule",
                 .product(name: "Collections", package: "swift-collections"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: releaseSpeed
         ),
@@ -96,7 +103,20 @@ let package = Package(
             swiftSettings: releaseSpeed
         ),
         .testTarget(name: "LuaBridgeTests", dependencies: ["LuaBridge"]),
-        .testTarget(name: "TideEngineTests", dependencies: ["TideEngine"]),
+        // A real HTTP server on loopback (NIO, optional TLS) for the http tests and benchmark.
+        .target(
+            name: "HTTPTestServer",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            path: "Tests/HTTPTestServer"
+        ),
+        // The server of scripts/bench-http (built in release by the script).
+        .executableTarget(name: "tide-bench-http-server", dependencies: ["HTTPTestServer"], path: "Benchmarks/HTTPServer"),
+        .testTarget(name: "TideEngineTests", dependencies: ["TideEngine", "HTTPTestServer"]),
         .testTarget(name: "TideStoreTests", dependencies: ["TideStore"]),
         .testTarget(name: "TideProtocolTests", dependencies: ["TideProtocol"]),
         .testTarget(name: "TideScheduleTests", dependencies: ["TideSchedule"]),
@@ -109,7 +129,7 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "TideCLITests", dependencies: [.target(name: "tide")]),
+        .testTarget(name: "TideCLITests", dependencies: [.target(name: "tide"), "HTTPTestServer"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -251,7 +251,18 @@ final class Scratch {
 
     deinit { buffer.deallocate() }
 
-    func reset() { used = 0 }
+    /// Capacity kept between calls; a call that needed more (an http body, a command's output)
+    /// gives it back at the next one instead of holding it for the rest of the run.
+    static let keptCapacity = 1 << 20
+
+    func reset() {
+        used = 0
+        if capacity > Self.keptCapacity {
+            buffer.deallocate()
+            capacity = 4096
+            buffer = .allocate(byteCount: capacity, alignment: 16)
+        }
+    }
 
     /// Copies `bytes` in; returns their address. Growing moves the buffer, so a call that returns
     /// several strings reserves first (see ``LuaReturn/push(_:)-(String)``).

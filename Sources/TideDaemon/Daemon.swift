@@ -52,6 +52,8 @@ public enum Daemon {
     /// Runs the daemon until SIGTERM, SIGINT or `daemon.shutdown`; throws ``DaemonError`` when
     /// it cannot start.
     public static func run(_ configuration: DaemonConfiguration, logger: Logger) async throws {
+        // runs yield the CPU to the control socket and the store when every core is busy
+        RunExecutor.lowerRunPriority(by: 5)
         let c = configuration
         try checkPaths(c)
         let lock = try DaemonLock(folder: c.state, home: c.home)

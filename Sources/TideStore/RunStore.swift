@@ -102,6 +102,8 @@ public protocol RunStore: KeyValueStore {
     /// watermark in the same transaction: a restart never fires that instant again, and never
     /// forgets a run it acknowledged. Durable.
     func insert(_ run: RunRow, mark: ScheduleMark?) async throws
+    /// Records several new runs (with their watermarks) in one transaction. Durable.
+    func insert(_ runs: [(RunRow, ScheduleMark?)]) async throws
     /// Moves a schedule's watermark without a run (an instant skipped on purpose). Durable.
     func setMark(_ mark: ScheduleMark) async throws
     /// Every schedule's watermark.

@@ -146,6 +146,11 @@ public final class SQLiteStore: RunStore {
         try await writer.durable(.insert(run, mark))
     }
 
+    public func insert(_ runs: [(RunRow, ScheduleMark?)]) async throws {
+        guard !runs.isEmpty else { return }
+        try await writer.durable(.insertMany(runs))
+    }
+
     public func setMark(_ mark: ScheduleMark) async throws {
         try await writer.durable(.mark(mark))
     }

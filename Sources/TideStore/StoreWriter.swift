@@ -7,6 +7,8 @@ import TideProtocol
 enum StoreWrite: Sendable {
     /// A new run, and with a scheduled one the schedule's new watermark, in one transaction.
     case insert(RunRow, ScheduleMark?)
+    /// New runs at once (a schedule's instant), in one transaction.
+    case insertMany([(RunRow, ScheduleMark?)])
     /// A schedule's watermark moved without a run (an instant skipped).
     case mark(ScheduleMark)
     case markRunning(String, Double)
@@ -127,31 +129,32 @@ final class StoreWriter: @unchecked Sendable {
     /// Applies one write; returns the flow of a finished run.
     private func apply(_ write: StoreWrite, _ db: Database) throws -> String? {
         switch write {
+        case .insertMany(let rows):
+            for (row, mark) in rows { _ = try apply(.insert(row, mark), db) }
         case .insert(let r, let mark):
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 INSERT INTO runs (id, flow, file, status, trigger, payload, scheduled_at, event, queued_at, started_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [r.id, r.flow, r.file, r.status.rawValue, r.trigger, r.payload, r.scheduledAt, r.event,
+                """).execute(arguments: [r.id, r.flow, r.file, r.status.rawValue, r.trigger, r.payload, r.scheduledAt, r.event,
                                  r.queuedAt, r.startedAt])
             if let mark { try upsert(mark, db) }
         case .mark(let mark):
             try upsert(mark, db)
         case .markRunning(let id, let time):
-            try db.execute(sql: "UPDATE runs SET status = 'running', started_at = ? WHERE id = ? AND status = 'queued'",
-                           arguments: [time, id])
+            try db.cachedStatement(sql: "UPDATE runs SET status = 'running', started_at = ? WHERE id = ? AND status = 'queued'")
+                .execute(arguments: [time, id])
         case .step(let id, let s):
             try upsert(s, run: id, db)
         case .log(let id, let seq, let line):
-            try db.execute(
-                sql: "INSERT OR IGNORE INTO logs (run_id, seq, time, level, message, node) VALUES (?, ?, ?, ?, ?, ?)",
-                arguments: [id, seq, line.time, line.level.rawValue, line.message, line.node])
+            try db.cachedStatement(sql: "INSERT OR IGNORE INTO logs (run_id, seq, time, level, message, node) VALUES (?, ?, ?, ?, ?, ?)")
+                .execute(arguments: [id, seq, line.time, line.level.rawValue, line.message, line.node])
         case .finish(let f):
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 UPDATE runs SET status = ?, finished_at = ?, started_at = COALESCE(?, started_at), result = ?, error = ?,
                 compensation_errors = ? WHERE id = ?
-                """, arguments: [f.status.rawValue, f.time, f.startedAt, f.result, f.error, f.compensationErrors, f.id])
+                """).execute(arguments: [f.status.rawValue, f.time, f.startedAt, f.result, f.error, f.compensationErrors, f.id])
             for s in f.steps { try upsert(s, run: f.id, db) }
-            return try String.fetchOne(db, sql: "SELECT flow FROM runs WHERE id = ?", arguments: [f.id])
+            return try String.fetchOne(db.cachedStatement(sql: "SELECT flow FROM runs WHERE id = ?"), arguments: [f.id])
         case .barrier:
             break
         }
@@ -160,17 +163,17 @@ final class StoreWriter: @unchecked Sendable {
 
     /// Watermarks only move forward: a late write of an older instant changes nothing.
     private func upsert(_ mark: ScheduleMark, _ db: Database) throws {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO schedule_marks (flow, schedule, fired_at) VALUES (?, ?, ?)
             ON CONFLICT (flow, schedule) DO UPDATE SET fired_at = max(fired_at, excluded.fired_at)
-            """, arguments: [mark.flow, mark.schedule, mark.firedAt])
+            """).execute(arguments: [mark.flow, mark.schedule, mark.firedAt])
     }
 
     private func upsert(_ s: StepRecord, run id: String, _ db: Database) throws {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT OR REPLACE INTO steps (run_id, node, parent, kind, name, primitive, status, attempts, started_at,
             finished_at, result, error, total, done) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [id, s.id, s.parent, s.kind.rawValue, s.name, s.primitive, s.status.rawValue, s.attempts,
+            """).execute(arguments: [id, s.id, s.parent, s.kind.rawValue, s.name, s.primitive, s.status.rawValue, s.attempts,
                              s.startedAt, s.finishedAt, s.result, s.error, s.total, s.done])
     }
 
@@ -183,9 +186,9 @@ final class StoreWriter: @unchecked Sendable {
             return
         }
         finishesSincePrune[flow] = 0
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             DELETE FROM runs WHERE flow = ? AND id != ? AND finished_at IS NOT NULL AND finished_at <
             (SELECT finished_at FROM runs WHERE flow = ? AND finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT 1 OFFSET ?)
-            """, arguments: [flow, id, flow, max(0, keepRuns - 1)])
+            """).execute(arguments: [flow, id, flow, max(0, keepRuns - 1)])
     }
 }

@@ -46,6 +46,7 @@ struct ExecCommand: AsyncParsableCommand {
             await RunExecutor.execute(request, observer: view, cancellationReason: "interrupted (Ctrl-C)")
         }
         view.finish()
+        await SharedHTTPClient.shutdown()  // its connections close before the process exits
         if json {
             print(RunReport(outcome).jsonText())
         } else {

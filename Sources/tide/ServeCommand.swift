@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import TideDaemon
+import TideEngine
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -63,7 +64,9 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.polling = poll
         do {
             try await Daemon.run(configuration, logger: logger)
+            await SharedHTTPClient.shutdown()  // every run has ended: close the pooled connections
         } catch let error as DaemonError {
+            await SharedHTTPClient.shutdown()
             printError("tide: \(error.message)")
             throw ExitCode(1)
         }

@@ -7,6 +7,20 @@ import TideEngine
 import TideProtocol
 import TideStore
 
+/// A start a schedule asks for.
+public struct ScheduledStart: Sendable {
+    public var request: StartRequest
+    public var overlap: OverlapPolicy
+    /// The schedule's watermark to record with the run (nil for `@reboot`).
+    public var mark: ScheduleMark?
+
+    public init(request: StartRequest, overlap: OverlapPolicy, mark: ScheduleMark?) {
+        self.request = request
+        self.overlap = overlap
+        self.mark = mark
+    }
+}
+
 /// What starts a run.
 public struct StartRequest: Sendable {
     public var flow: String
@@ -168,11 +182,40 @@ public actor RunManager: Service {
 
     // MARK: - Starting
 
+    /// A run accepted but not yet recorded: its slot is reserved when it runs at once.
+    private struct Admission {
+        var row: RunRow
+        var flow: LoadedFlow
+        var runNow: Bool
+        var exclusive: Bool
+        var mark: ScheduleMark?
+    }
+
     /// Records a run and starts it, or queues it behind the flow's `max_concurrent`.
     public func start(_ request: StartRequest) async throws(RPCError) -> RunRow {
         guard accepting else {
             throw RPCError(tide: "daemon_stopping", "the daemon is shutting down and accepts no new runs")
         }
+        let admission = try admit(request)
+        do {
+            try await store.insert(admission.row, mark: admission.mark)
+        } catch {
+            abandon(admission)
+            logger.error("could not record a new run", metadata: ["flow": "\(admission.row.flow)", "error": "\(error)"])
+            throw RPCError(tide: "store_failed", "could not record the run: \(error)")
+        }
+        settle(admission)
+        if !admission.runNow {
+            logger.info("queued", metadata: ["run": "\(admission.row.id)", "flow": "\(admission.row.flow)", "position": "\(queues[admission.row.flow]?.count ?? 0)"])
+            await startQueued()  // a slot may have freed during the insert
+        }
+        return admission.row
+    }
+
+    /// Makes the run's row; reserves the slot before waiting for the disk. A queued run joins
+    /// the queue only once recorded (``settle(_:)``), so nothing can start it (and write its
+    /// start) before its insert.
+    private func admit(_ request: StartRequest) throws(RPCError) -> Admission {
         guard let flow = registry.flow(named: request.flow) else {
             throw flowNotFound(request.flow)
         }
@@ -184,28 +227,27 @@ public actor RunManager: Service {
             id: request.runID ?? makeRunID(), flow: name, file: flow.file, status: runNow ? .running : .queued,
             trigger: request.trigger, payload: request.payload, scheduledAt: request.scheduledAt, event: request.event,
             queuedAt: now, startedAt: runNow ? now : nil)
-        // reserve the slot before waiting for the disk; a queued run joins the queue once it is
-        // recorded, so nothing can start it (and write its start) before its insert
         if runNow { reserve(name) }
         completions[row.id] = RunCompletion()
-        do {
-            try await store.insert(row, mark: request.mark)
-        } catch {
-            if runNow { release(name) }
-            completions[row.id] = nil
-            logger.error("could not record a new run", metadata: ["flow": "\(name)", "error": "\(error)"])
-            throw RPCError(tide: "store_failed", "could not record the run: \(error)")
-        }
-        if runNow {
-            launch(row, flow)  // while stopping too: shutdown waits for reserved slots
+        return Admission(row: row, flow: flow, runNow: runNow, exclusive: request.exclusive, mark: request.mark)
+    }
+
+    /// The run could not be recorded: it never happened.
+    private func abandon(_ admission: Admission) {
+        if admission.runNow { release(admission.row.flow) }
+        completions[admission.row.id] = nil
+    }
+
+    /// The run is recorded: it starts, or joins the queue.
+    private func settle(_ admission: Admission) {
+        let row = admission.row
+        if admission.runNow {
+            launch(row, admission.flow)  // while stopping too: shutdown waits for reserved slots
         } else {
-            queues[name, default: []].append(row)
+            queues[row.flow, default: []].append(row)
             order.append(row)
-            if request.exclusive { exclusive.insert(row.id) }
-            logger.info("queued", metadata: ["run": "\(row.id)", "flow": "\(name)", "position": "\(queues[name]?.count ?? 0)"])
-            await startQueued()  // a slot may have freed during the insert
+            if admission.exclusive { exclusive.insert(row.id) }
         }
-        return row
     }
 
     private func canStart(_ definition: FlowDefinition) -> Bool {
@@ -398,52 +440,89 @@ public actor RunManager: Service {
 
     // MARK: - Scheduled starts
 
-    /// Starts a run for a schedule's instant, as the flow's `overlap` says when a run of the flow
-    /// is active: `skip` drops it (the instant still counts as fired), `queue` waits for the
-    /// active runs, `allow` starts alongside, `replace` cancels the active and queued runs first.
-    public func startScheduled(_ request: StartRequest, overlap: OverlapPolicy, mark: ScheduleMark?) async {
-        guard accepting else { return }  // stopping: the instant is not recorded, so it stays due
-        var request = request
-        request.mark = mark
-        let name = request.flow
-        let active = running[name, default: 0] + (queues[name]?.count ?? 0)
-        if active > 0 {
-            switch overlap {
-            case .skip:
-                logger.info("scheduled start skipped: a run of the flow is still active (overlap = skip)", metadata: [
-                    "flow": "\(name)", "scheduled_at": "\(request.scheduledAt ?? "")",
-                ])
-                if let mark {
-                    do {
-                        try await store.setMark(mark)
-                    } catch {
-                        logger.error("could not record a skipped start", metadata: ["flow": "\(name)", "error": "\(error)"])
-                    }
+    /// Starts the runs of the schedules due at one instant, as each flow's `overlap` says when
+    /// a run of the flow is active: `skip` drops it (the instant still counts as fired), `queue`
+    /// waits for the active runs, `allow` starts alongside, `replace` cancels the active and
+    /// queued runs first. All are recorded in one transaction, with their watermarks: 10,000
+    /// flows due at once are one commit, not 10,000.
+    public func startScheduled(_ batch: [ScheduledStart]) async {
+        guard accepting else { return }  // stopping: the instants are not recorded, so they stay due
+        var requests: [StartRequest] = []
+        var skipped: [ScheduleMark] = []
+        // Starts of one flow in one batch (catch-ups, several schedule strings) see each other:
+        // overlap decides against the runs active before the batch; after the first, the
+        // flow's further starts wait for it, oldest first (with `allow` they run alongside).
+        // The same instant twice (two schedule strings that coincide) starts one run.
+        var taken: [String: Set<String>] = [:]  // flow -> instants started in this batch
+        for item in batch {
+            var request = item.request
+            request.mark = item.mark
+            let name = request.flow
+            if let at = request.scheduledAt, taken[name]?.contains(at) == true {
+                if let mark = item.mark { skipped.append(mark) }
+                continue
+            }
+            let earlier = taken[name] != nil
+            let active = running[name, default: 0] + (queues[name]?.count ?? 0)
+            if active > 0 && !earlier {
+                switch item.overlap {
+                case .skip:
+                    logger.info("scheduled start skipped: a run of the flow is still active (overlap = skip)", metadata: [
+                        "flow": "\(name)", "scheduled_at": "\(request.scheduledAt ?? "")",
+                    ])
+                    if let mark = item.mark { skipped.append(mark) }
+                    continue
+                case .queue:
+                    request.exclusive = true
+                case .allow:
+                    break
+                case .replace:
+                    await replace(name, by: request.scheduledAt)
+                    request.exclusive = true  // it waits for the cancelled runs' cleanup, then starts
                 }
-                return
-            case .queue:
+            } else if earlier && item.overlap != .allow {
                 request.exclusive = true
-            case .allow:
-                break
-            case .replace:
-                let reason = "replaced by the scheduled start of \(request.scheduledAt ?? "now") (overlap = replace)"
-                for (id, run) in self.active where run.flow == name {
-                    logger.info("cancelling a run for a scheduled start (overlap = replace)", metadata: ["run": "\(id)", "flow": "\(name)"])
-                    run.cancellation.cancel(reason: reason)
-                }
-                for row in queues.removeValue(forKey: name) ?? [] {
-                    exclusive.remove(row.id)
-                    await record(row, status: .cancelled, error: #"{"code":"cancelled","message":\#(JSONValue.quoted(reason))}"#)
-                }
-                // it waits for the cancelled runs' cleanup, then starts
-                request.exclusive = true
+            }
+            taken[name, default: []].insert(request.scheduledAt ?? "")
+            requests.append(request)
+        }
+        for mark in skipped {
+            do {
+                try await store.setMark(mark)
+            } catch {
+                logger.error("could not record a skipped start", metadata: ["flow": "\(mark.flow)", "error": "\(error)"])
+            }
+        }
+        guard accepting, !requests.isEmpty else { return }
+        var admissions: [Admission] = []
+        for request in requests {
+            do {
+                admissions.append(try admit(request))
+            } catch {
+                logger.error("a scheduled start failed", metadata: ["flow": "\(request.flow)", "error": "\(error.message)"])
             }
         }
         do {
-            let row = try await start(request)
-            logger.debug("scheduled start", metadata: ["run": "\(row.id)", "flow": "\(name)", "trigger": "\(request.trigger)", "scheduled_at": "\(request.scheduledAt ?? "")"])
+            try await store.insert(admissions.map { ($0.row, $0.mark) })
         } catch {
-            logger.error("a scheduled start failed", metadata: ["flow": "\(name)", "error": "\(error.message)"])
+            for admission in admissions { abandon(admission) }
+            logger.error("could not record scheduled runs", metadata: ["count": "\(admissions.count)", "error": "\(error)"])
+            return
+        }
+        for admission in admissions { settle(admission) }
+        await startQueued()
+    }
+
+    /// Cancels the running and queued runs of `name` for a scheduled start (`overlap = replace`).
+    private func replace(_ name: String, by scheduledAt: String?) async {
+        let reason = "replaced by the scheduled start of \(scheduledAt ?? "now") (overlap = replace)"
+        for (id, run) in active where run.flow == name {
+            logger.info("cancelling a run for a scheduled start (overlap = replace)", metadata: ["run": "\(id)", "flow": "\(name)"])
+            run.cancellation.cancel(reason: reason)
+        }
+        for row in queues.removeValue(forKey: name) ?? [] {
+            exclusive.remove(row.id)
+            await record(row, status: .cancelled, error: #"{"code":"cancelled","message":\#(JSONValue.quoted(reason))}"#)
         }
     }
 

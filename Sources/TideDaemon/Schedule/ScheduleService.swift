@@ -93,12 +93,14 @@ public final class ScheduleService: Service {
                 stale = false
             }
             let current = now()
+            var batch: [ScheduledStart] = []
+            var plans = Plans()  // flows that share a schedule share its arithmetic
             for (i, entry) in entries.enumerated() {
                 guard let due = nextDue[i], due <= current else { continue }
                 let watermark = marks[entry.key]!
-                let (firings, moved) = SchedulePlanner.due(entry, watermark: watermark, now: current)
+                let (firings, moved) = plans.due(entry, watermark: watermark, now: current)
                 marks[entry.key] = moved
-                nextDue[i] = SchedulePlanner.nextDue(entry, watermark: moved)
+                nextDue[i] = plans.nextDue(entry, watermark: moved)
                 if firings.isEmpty {
                     if moved > watermark {
                         logger.info("missed starts not made up (catchup = \(entry.catchup.rawValue))", metadata: [
@@ -110,8 +112,17 @@ public final class ScheduleService: Service {
                     continue
                 }
                 for firing in firings {
-                    group.addTask { await self.fire(entry, firing) }
+                    if entry.jitter > 0 {
+                        group.addTask { await self.fire(entry, firing) }
+                    } else {
+                        batch.append(plans.start(entry, firing))
+                    }
                 }
+            }
+            if !batch.isEmpty {
+                let starts = batch
+                batch.removeAll()
+                group.addTask { await self.runs.startScheduled(starts) }
             }
             timer.arm(nextDue.compactMap { $0 }.min())
             switch await timer.wait() {
@@ -136,11 +147,52 @@ public final class ScheduleService: Service {
                 return  // stopping: the instant was not recorded, so it is still due at the next start
             }
         }
+        var plans = Plans()
+        await runs.startScheduled([plans.start(entry, firing)])
+    }
+}
+
+/// One look's planning, remembered per schedule: many flows on `* * * * *` cost one
+/// computation of what is due, one next instant and one timestamp text.
+private struct Plans {
+    private struct Key: Hashable {
+        var schedule: Schedule
+        var catchup: CatchupPolicy
+        var window: Double
+        var watermark: Date
+    }
+
+    private var due: [Key: (firings: [Firing], watermark: Date)] = [:]
+    private var next: [Key: Date?] = [:]
+    private var texts: [Date: String] = [:]
+
+    mutating func due(_ entry: ScheduleEntry, watermark: Date, now: Date) -> (firings: [Firing], watermark: Date) {
+        let key = Key(schedule: entry.schedule, catchup: entry.catchup, window: entry.catchupWindow, watermark: watermark)
+        if let known = due[key] { return known }
+        let plan = SchedulePlanner.due(entry, watermark: watermark, now: now)
+        due[key] = plan
+        return plan
+    }
+
+    mutating func nextDue(_ entry: ScheduleEntry, watermark: Date) -> Date? {
+        let key = Key(schedule: entry.schedule, catchup: .none, window: 0, watermark: watermark)
+        if let known = next[key] { return known }
+        let instant = SchedulePlanner.nextDue(entry, watermark: watermark)
+        next[key] = instant
+        return instant
+    }
+
+    mutating func start(_ entry: ScheduleEntry, _ firing: Firing) -> ScheduledStart {
         let mark = entry.schedule.kind == .reboot
             ? nil : ScheduleMark(flow: entry.flow, schedule: entry.schedule.text, firedAt: firing.instant.timeIntervalSince1970)
-        let request = StartRequest(
-            flow: entry.flow, trigger: firing.catchup ? "catchup" : "schedule",
-            scheduledAt: formatISO8601(firing.instant, in: entry.schedule.zone))
-        await runs.startScheduled(request, overlap: entry.overlap, mark: mark)
+        let text: String
+        if let known = texts[firing.instant], entry.schedule.zone == TimeZone.current {
+            text = known
+        } else {
+            text = formatISO8601(firing.instant, in: entry.schedule.zone)
+            if entry.schedule.zone == TimeZone.current { texts[firing.instant] = text }
+        }
+        let request = StartRequest(flow: entry.flow, trigger: firing.catchup ? "catchup" : "schedule", scheduledAt: text)
+        return ScheduledStart(request: request, overlap: entry.overlap, mark: mark)
     }
 }

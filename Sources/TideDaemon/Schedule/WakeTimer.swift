@@ -16,6 +16,14 @@ final class WakeTimer: Sendable {
         case clockChanged
         /// Something changed (a reload) or the waiter was cancelled.
         case poked
+
+        var strength: Int {
+            switch self {
+            case .due: 0
+            case .poked: 1
+            case .clockChanged: 2
+            }
+        }
     }
 
     private struct State {
@@ -90,11 +98,9 @@ final class WakeTimer: Sendable {
         var eventReady: Int32 = 0
         while true {
             guard tide_wait(timerFD, eventFD, &timerReady, &eventReady) == 0 else { break }
+            // the strongest reason wins: a clock change or a poke (a reload) makes the waiter
+            // plan again, which fires what is due as well
             var wake: Wake?
-            if eventReady != 0 {
-                tide_event_drain(eventFD)
-                wake = .poked
-            }
             if timerReady != 0 {
                 switch tide_walltimer_read(timerFD) {
                 case 1: wake = .due
@@ -102,12 +108,16 @@ final class WakeTimer: Sendable {
                 default: break
                 }
             }
+            if eventReady != 0 {
+                tide_event_drain(eventFD)
+                if wake == nil || wake == .due { wake = .poked }
+            }
             let (waiter, closing) = state.withLock { s -> (CheckedContinuation<Wake, Never>?, Bool) in
                 if s.closing { return (s.waiter.take(), true) }
                 guard let wake else { return (nil, false) }
                 if let waiter = s.waiter.take() { return (waiter, false) }
                 // nobody waits: keep the strongest reason for the next wait
-                if case .clockChanged = s.pending {} else { s.pending = wake }
+                if let pending = s.pending, pending.strength >= wake.strength {} else { s.pending = wake }
                 return (nil, false)
             }
             waiter?.resume(returning: wake ?? .poked)

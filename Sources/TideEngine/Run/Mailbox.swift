@@ -5,6 +5,7 @@ import LuaBridge
 /// A message for a run's thread.
 enum RunMessage: Sendable {
     case processFinished(id: Int, result: ProcessResult)
+    case httpFinished(id: Int, outcome: HTTPOutcome)
     /// The `count`th cancel request of the run.
     case cancel(reason: String, count: Int)
 }

@@ -43,6 +43,7 @@ final class RunDriver {
         do {
             scheduler = try Scheduler(memoryLimit: limits.memory, clock: clock, observer: observer)
             scheduler.launcher = launcher
+            scheduler.http = HTTPRequester(mailbox: mailbox)
             scheduler.captureLimit = limits.captureLimit
             definitions = try scheduler.load(request.script, plugins: request.plugins, limits: limits, describe: request.definition == nil)
         } catch {
@@ -160,6 +161,8 @@ final class RunDriver {
             case .processFinished(let id, let result):
                 launcher.finished(id: id)
                 scheduler.processFinished(id: id, result: result)
+            case .httpFinished(let id, let outcome):
+                scheduler.httpFinished(id: id, outcome: outcome)
             case .cancel(let reason, let count):
                 cancelReason = cancelReason ?? reason
                 if let stopsAt = cleanupStopsAt, count < stopsAt { continue }  // cleanup goes on

@@ -12,6 +12,13 @@ public enum RunExecutor {
         luaConfigureProcess()
     }
 
+    /// Runs' Lua threads run `increment` nice steps below the process's other threads (the
+    /// daemon: its control plane stays responsive while runs saturate the CPU). Threads made
+    /// after the call get it.
+    public static func lowerRunPriority(by increment: Int32) {
+        RunThreadPool.niceness.store(max(0, increment), ordering: .relaxed)
+    }
+
     /// Returns memory freed by finished runs and loads to the system; for a daemon going idle.
     public static func releaseFreeMemory() {
         luaReleaseFreeMemory()

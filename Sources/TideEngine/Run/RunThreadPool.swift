@@ -40,15 +40,16 @@ final class RunThreadPool: Sendable {
         thread.start()
     }
 
-    /// How much less CPU priority run threads have than the daemon's own threads (a nice
-    /// value). When runs keep every core busy, the control socket, the store's writer and the
-    /// event loop still get the CPU as soon as they wake: `run.start` is acknowledged in about a
-    /// millisecond instead of waiting behind running flows. Subprocesses are started from the
-    /// daemon's threads, so commands keep the daemon's priority.
-    static let niceness: Int32 = 5
+    /// How much less CPU priority run threads have than the process's other threads (a nice
+    /// increment; 0 by default). The daemon sets it (``RunExecutor/lowerRunPriority(by:)``): when
+    /// runs keep every core busy, the control socket, the store's writer and the event loop still
+    /// get the CPU as soon as they wake, so `run.start` is acknowledged without waiting behind
+    /// running flows. Subprocesses are started from other threads and keep their priority.
+    static let niceness = Atomic<Int32>(0)
 
     private static func lowerPriority() {
-        luaLowerThreadPriority(niceness)
+        let increment = niceness.load(ordering: .relaxed)
+        if increment > 0 { luaLowerThreadPriority(increment) }
     }
 
     /// Threads waiting for a run (for tests).

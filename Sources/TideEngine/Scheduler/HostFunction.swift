@@ -22,6 +22,7 @@ enum HostFunction: Int32, CaseIterable {
     case env
     case source
     case kv
+    case http
 
     /// The name under `__host`.
     var luaName: String {
@@ -45,13 +46,14 @@ enum HostFunction: Int32, CaseIterable {
         case .env: "env"
         case .source: "source"
         case .kv: "kv"
+        case .http: "http"
         }
     }
 
     /// Functions that wait: called outside a task (top level, user coroutine) they raise.
     var waits: Bool {
         switch self {
-        case .wait, .cancel, .sleep, .exec: true
+        case .wait, .cancel, .sleep, .exec, .http: true
         default: false
         }
     }

@@ -49,6 +49,7 @@ extension Scheduler {
             if let value = ProcessInfo.processInfo.environment[name] { out.push(value) } else { out.pushNil() }
             return .return
         case .kv: return keyValue(frame, &out)
+        case .http: return http(frame, slot!, resumed: resumed, &out)
         case .source:
             let chunk = frame.string(1) == "plugins" ? EmbeddedLua.plugins : EmbeddedLua.json
             chunk.bytes.withUnsafeBytes { out.push(bytes: $0) }
@@ -66,12 +67,12 @@ extension Scheduler {
         return "\(host.userName) cannot be used inside a coroutine made with coroutine.create or coroutine.wrap: tide schedules tasks itself, use parallel, race, any or batch for concurrent work"
     }
 
-    private func argumentError(_ out: inout LuaReturn, _ n: Int32, _ message: String) -> LuaAction {
+    func argumentError(_ out: inout LuaReturn, _ n: Int32, _ message: String) -> LuaAction {
         out.error(message, argument: n)
         return .argumentError
     }
 
-    private func failure(_ out: inout LuaReturn, _ message: String) -> LuaAction {
+    func failure(_ out: inout LuaReturn, _ message: String) -> LuaAction {
         out.error(message)
         return .error
     }

@@ -24,6 +24,8 @@ final class Scheduler: LuaHost {
     let clock: EngineClock
     let recorder: RunRecorder
     weak var launcher: ProcessLauncher?
+    /// Starts the run's http calls.
+    var http: HTTPLauncher?
     /// Bytes kept of each subprocess output stream.
     var captureLimit = 1 << 20
     /// The key-value store of `kv.*`, and the flow its keys belong to.
@@ -37,6 +39,7 @@ final class Scheduler: LuaHost {
     var timers: Heap<TimerEntry> = []
     var timerSequence: UInt64 = 0
     var processResults: [Int32: ProcessResult] = [:]
+    var httpOutcomes: [Int32: HTTPOutcome] = [:]
     var releases: [Int32] = []
     /// The slot of the task being resumed, -1 between resumes.
     var current: Int32 = -1
@@ -44,6 +47,7 @@ final class Scheduler: LuaHost {
     var topLevel: Int32 = -1
     var outcome: TopLevelOutcome?
     var allowTopLevelSpawn = false
+    /// The owners of pending subprocesses and http calls, by id.
     var processes: [Int: (slot: Int32, generation: UInt32)] = [:]
     var nextProcess = 1
     /// How long `<close>` handlers of a cancelled task may run.
@@ -87,6 +91,7 @@ final class Scheduler: LuaHost {
         tasks[Int(slot)] = TaskRecord()
         tasks[Int(slot)].generation = generation
         processResults[slot] = nil
+        if !httpOutcomes.isEmpty { httpOutcomes[slot] = nil }
         freeTasks.append(slot)
     }
 
@@ -379,7 +384,7 @@ final class Scheduler: LuaHost {
         if task.branchNode > 0 { recorder.finish(task.branchNode, .cancelled) }
         if task.io != 0 {
             processes[task.io] = nil
-            launcher?.cancel(id: task.io)
+            if case .http = task.wait { http?.cancel(id: task.io) } else { launcher?.cancel(id: task.io) }
         }
         if let thread = task.thread {
             if !closeThread(thread, keepingError: false) {

@@ -8,6 +8,7 @@ enum TaskWait: Equatable {
     case group(Int32)
     case cancel(Int32)
     case io(Int)
+    case http(Int)
 }
 
 /// Why a waiting task was made ready.
@@ -51,7 +52,8 @@ struct TaskRecord {
     var baseNode: Int32 = 0
     /// Groups this task opened and has not closed, innermost last.
     var ownedGroups: [Int32] = []
-    /// The pending subprocess, if any (its result waits in `Scheduler.processResults`).
+    /// The pending subprocess or http call, if any (its result waits in `Scheduler.processResults`
+    /// or `Scheduler.httpOutcomes`).
     var io: Int = 0
 
     /// The id stored in the coroutine's extra space: generation and slot, never 0.

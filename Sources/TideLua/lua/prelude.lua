@@ -733,6 +733,183 @@ function api.exec(...)
   return run_process("exec", args, format("%q", args[1]), opts)
 end
 
+---------------------------------------------------------------- http
+
+local HTTP_TIMEOUT, HTTP_MAX_BODY, HTTP_REDIRECTS = 30, 64 * 1048576, 10
+local HTTP_OPTS = { method = true, url = true, headers = true, body = true, json = true, timeout = true, check = true,
+                    follow_redirects = true, max_body = true, ca_file = true, insecure = true }
+local HTTP_HELPER_OPTS = { headers = true, timeout = true, check = true, follow_redirects = true, max_body = true,
+                           ca_file = true, insecure = true }
+local HTTP_NOBODY_OPTS = { headers = true, body = true, json = true, timeout = true, check = true, follow_redirects = true,
+                           max_body = true, ca_file = true, insecure = true }
+local TOKEN = "^[%w!#$%%&'*+.^_`|~-]+$"
+local smatch_all, lower, upper = string.gmatch, string.lower, string.upper
+
+-- r.json() and r:json(): the body decoded, or a clear error naming the URL.
+local ResponseMT = { __name = "http.response" }
+ResponseMT.__index = function(r, k)
+  if k ~= "json" then return nil end
+  return function()
+    local ok, v = pcall(json.decode, rawget(r, "body"))
+    if not ok then
+      local body = rawget(r, "body")
+      local start = #body > 60 and ssub(body, 1, 57) .. "..." or body
+      user_error(format("the response body of %s is not valid JSON (%s); it starts with %q",
+        tostring(rawget(r, "url")), tostring(v):gsub("^json%.decode: ", ""), start))
+    end
+    return v
+  end
+end
+
+local function http_headers(headers, n, fname, out)
+  if headers == nil then return end
+  if type(headers) ~= "table" then argerror(n, fname, "option 'headers': table expected, got " .. typename(headers, true)) end
+  for name, value in pairs(headers) do
+    if type(name) ~= "string" or not sfind(name, TOKEN) then
+      argerror(n, fname, format("option 'headers': %s is not a valid header name", keyrepr(name)))
+    end
+    local values = type(value) == "table" and value or { value }
+    for i = 1, #values do
+      local v = values[i]
+      if type(v) == "number" then v = tostring(v) end
+      if type(v) ~= "string" or sfind(v, "[%z\r\n]") then
+        argerror(n, fname, format("option 'headers': the value of %q must be a string without line breaks", name))
+      end
+      out[#out + 1] = name
+      out[#out + 1] = v
+    end
+    out[lower(name)] = true
+  end
+end
+
+-- Performs one call: spec holds method, url and the options; n is the argument the options came in.
+local function http_perform(fname, n, spec)
+  local method = spec.method or "GET"
+  if type(method) ~= "string" or not sfind(method, TOKEN) then
+    argerror(n, fname, "option 'method': an HTTP method such as \"GET\" expected, got " .. describe_bad(method))
+  end
+  method = upper(method)
+  local url = spec.url
+  if type(url) ~= "string" then argerror(n, fname, "option 'url': string expected, got " .. typename(url, url ~= nil)) end
+  local parts = {}
+  http_headers(spec.headers, n, fname, parts)
+  local body, content_type = spec.body, nil
+  if spec.json ~= nil then
+    if body ~= nil then argerror(n, fname, "give either 'body' or 'json', not both") end
+    body = spec.json
+  end
+  if spec.json ~= nil or type(body) == "table" then
+    local ok, text = pcall(json.encode, body)
+    if not ok then argerror(n, fname, "the JSON body cannot be encoded: " .. tostring(text)) end
+    body, content_type = text, "application/json"
+  elseif body ~= nil and type(body) ~= "string" then
+    argerror(n, fname, "body: string or table expected, got " .. typename(body, true))
+  end
+  if content_type and not parts["content-type"] then
+    parts[#parts + 1] = "content-type"
+    parts[#parts + 1] = content_type
+  end
+  if not parts["user-agent"] then
+    parts[#parts + 1] = "user-agent"
+    parts[#parts + 1] = "tide"
+  end
+  local timeout = HTTP_TIMEOUT
+  if spec.timeout ~= nil then
+    timeout = option_duration(spec.timeout, n, fname, "timeout")
+    if timeout <= 0 then argerror(n, fname, "option 'timeout': must be more than 0") end
+  end
+  local max_body = HTTP_MAX_BODY
+  if spec.max_body ~= nil then
+    max_body = parse_size(spec.max_body)
+    if not max_body then argerror(n, fname, "option 'max_body': size expected (bytes, or \"64m\"), got " .. describe_bad(spec.max_body)) end
+  end
+  local redirects, follow = HTTP_REDIRECTS, spec.follow_redirects
+  if follow == false then
+    redirects = 0
+  elseif follow ~= nil and follow ~= true then
+    redirects = option_count(follow, n, fname, "follow_redirects", 0)
+  end
+  if spec.ca_file ~= nil and type(spec.ca_file) ~= "string" then
+    argerror(n, fname, "option 'ca_file': string expected, got " .. typename(spec.ca_file, true))
+  end
+  local status, hdrs, rbody, final, reason, message = H.http(method, url, concat(parts, "\0"), body, timeout,
+    max_body, redirects, spec.ca_file, spec.insecure and true or false)
+  if status == nil then
+    local fields = { reason = reason, url = url, method = method }
+    if reason == "timeout" then
+      fields.after = timeout
+      error(engine_error("timeout", message, fields), 0)
+    end
+    error(engine_error("http", message, fields), 0)
+  end
+  local headers, list = setmetatable({}, json.object_mt), setmetatable({}, json.array_mt)
+  for name, value in smatch_all(hdrs, "([^%z]*)%z([^%z]*)%z") do
+    list[#list + 1] = { name = name, value = value }
+    local prev = headers[name]
+    headers[name] = prev and prev .. ", " .. value or value
+  end
+  local ok = status >= 200 and status < 300
+  local r = setmetatable({ status = status, ok = ok, headers = headers, header_list = list, body = rbody, url = final },
+    ResponseMT)
+  if spec.check and not ok then
+    local text = #rbody > 200 and ssub(rbody, 1, 197) .. "..." or rbody
+    error(engine_error("http", format("%s %s returned status %d%s", method, url, status,
+      text ~= "" and ": " .. text:gsub("%s+$", "") or ""),
+      { reason = "status", status = status, url = url, method = method, headers = headers, body = rbody }), 0)
+  end
+  return r
+end
+
+local function http_request(...)
+  local spec = ...
+  expect(spec, "table", 1, "http.request", select("#", ...) > 0)
+  check_options(spec, HTTP_OPTS, 1, "http.request")
+  if spec.url == nil then argerror(1, "http.request", "option 'url' is required") end
+  return http_perform("http.request", 1, spec)
+end
+
+-- http.get(url [, opts]) and the other methods without a body argument.
+local function http_nobody(method)
+  local fname = "http." .. lower(method)
+  return function(...)
+    local url, opts = ...
+    expect(url, "string", 1, fname, select("#", ...) > 0)
+    check_options(opts, HTTP_NOBODY_OPTS, 2, fname)
+    local spec = { method = method, url = url }
+    if opts then for k, v in pairs(opts) do spec[k] = v end end
+    return http_perform(fname, 2, spec)
+  end
+end
+
+-- http.post(url, body_or_table [, opts]), put and patch.
+local function http_body(method)
+  local fname = "http." .. lower(method)
+  return function(...)
+    local url, body, opts = ...
+    expect(url, "string", 1, fname, select("#", ...) > 0)
+    if body ~= nil and type(body) ~= "string" and type(body) ~= "table" then
+      argerror(2, fname, "string or table expected, got " .. typename(body, true))
+    end
+    check_options(opts, HTTP_HELPER_OPTS, 3, fname)
+    local spec = { method = method, url = url }
+    if opts then for k, v in pairs(opts) do spec[k] = v end end
+    if type(body) == "table" then spec.json = body else spec.body = body end
+    return http_perform(fname, 3, spec)
+  end
+end
+
+--- http.request{...}, http.get/head/delete(url [, opts]), http.post/put/patch(url, body [, opts]).
+api.http = {
+  request = http_request,
+  get = http_nobody("GET"),
+  head = http_nobody("HEAD"),
+  delete = http_nobody("DELETE"),
+  options = http_nobody("OPTIONS"),
+  post = http_body("POST"),
+  put = http_body("PUT"),
+  patch = http_body("PATCH"),
+}
+
 ---------------------------------------------------------------- logs and environment
 
 local function join(...)

@@ -1,0 +1,49 @@
+// HTTPTestSupport.swift: a loopback server per test, and a self-signed certificate per process.
+import Foundation
+import HTTPTestServer
+import TideEngine
+import TideProtocol
+
+/// Starts a fresh server (its counters belong to this test alone), runs `body`, stops it.
+func withHTTPServer<T>(tls: Bool = false, _ body: (HTTPTestServer) async throws -> T) async throws -> T {
+    let server = try await HTTPTestServer.start(tls: tls ? try TestCertificate.shared.get() : nil)
+    do {
+        let value = try await body(server)
+        await server.stop()
+        return value
+    } catch {
+        await server.stop()
+        throw error
+    }
+}
+
+/// One certificate for the whole test process, generated on first use with openssl.
+enum TestCertificate {
+    static let shared: Result<HTTPTestCertificate, Error> = Result {
+        let dir = FileManager.default.temporaryDirectory.appending(path: "tide-http-tests-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return try HTTPTestCertificate.generate(in: dir)
+    }
+}
+
+/// A loopback port nothing listens on (bound once, then released).
+func closedPort() async throws -> Int {
+    let server = try await HTTPTestServer.start()
+    let port = server.port
+    await server.stop()
+    return port
+}
+
+extension JSONValue {
+    /// The integer, if this is one.
+    var int: Int64? {
+        if case .int(let i) = self { return i }
+        return nil
+    }
+
+    /// The array's elements, if this is an array.
+    var array: [JSONValue]? {
+        if case .array(let a) = self { return a }
+        return nil
+    }
+}
