@@ -8,13 +8,14 @@ import Testing
 import Glibc
 #endif
 
-@Suite("notify and healthcheck over real HTTP", .serialized)
+extension PluginSuites {
+@Suite("notify and healthcheck over real HTTP")
 struct NotifyHTTPTests {
     @Test("notify posts Slack, ntfy and webhook bodies; errors name the host, never the url's path")
     func notifyOverHTTP() async throws {
         let server = try await HTTPTestServer.start()
         defer { Task { await server.stop() } }
-        try await ShippedPluginTests.withShippedPlugins { home in
+        try await ShippedPlugins.withHome { home in
             let flow = try home.write("flows/n.lua", """
                 local notify = require "notify"
                 flow { name = "n", run = function(ctx)
@@ -75,7 +76,7 @@ struct NotifyHTTPTests {
     func healthcheckOverHTTP() async throws {
         let server = try await HTTPTestServer.start()
         defer { Task { await server.stop() } }
-        try await ShippedPluginTests.withShippedPlugins { home in
+        try await ShippedPlugins.withHome { home in
             try #"{"healthcheck": {"base": "\#(server.url("/echo"))"}}"#.write(toFile: home.path + "/plugins.json", atomically: true, encoding: .utf8)
             let flow = try home.write("flows/h.lua", """
                 local hc = require "healthcheck"
@@ -103,9 +104,9 @@ struct NotifyHTTPTests {
             let dir = home.dir
             try fm.createDirectory(atPath: dir.path + "/flows", withIntermediateDirectories: true)
             for name in ["on-failure.lua", "saga.lua"] {
-                try fm.copyItem(atPath: ShippedPluginTests.root + "/examples/flows/" + name, toPath: dir.path + "/flows/" + name)
+                try fm.copyItem(atPath: ShippedPlugins.root + "/examples/flows/" + name, toPath: dir.path + "/flows/" + name)
             }
-            try fm.createSymbolicLink(atPath: dir.path + "/plugins", withDestinationPath: ShippedPluginTests.root + "/plugins")
+            try fm.createSymbolicLink(atPath: dir.path + "/plugins", withDestinationPath: ShippedPlugins.root + "/plugins")
             try #"{"notify": {"url": "\#(server.url("/echo"))", "format": "slack"}}"#.write(toFile: dir.path + "/plugins.json", atomically: true, encoding: .utf8)
             let d = try await home.start()
             let failed = try await d.tide(["run", "saga", "--payload", #"{"fail_at":"ship"}"#])
@@ -117,3 +118,4 @@ struct NotifyHTTPTests {
         }
     }
 }
+}  // extension PluginSuites

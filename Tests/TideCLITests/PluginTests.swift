@@ -56,7 +56,8 @@ let greetPlugin = """
     return M
     """
 
-@Suite("plugins in tide exec and tide check", .serialized)  // one tide process at a time: 2 cores are shared with the timing tests
+extension PluginSuites {
+@Suite("plugins in tide exec and tide check")
 struct PluginTests {
     @Test("a flow requires a plugin; setup(config) gets its plugins.json entry, once per state")
     func requireWithSettings() async throws {
@@ -299,3 +300,4 @@ struct PluginTests {
         }
     }
 }
+}  // extension PluginSuites
