@@ -2,6 +2,7 @@
 import Foundation
 import Logging
 import ServiceLifecycle
+import TideEngine
 import TideProtocol
 import UnixSignals
 
@@ -50,10 +51,14 @@ public final class ReloadService: Service {
                 case .change(let change):
                     let full = change.rescan || change.plugins
                     _ = await onThread { [registry] in
-                        registry.reload(paths: full ? nil : change.flows, force: change.plugins)
+                        RunExecutor.lowerCurrentThreadToRunPriority()  // loads run user code, as runs do
+                        return registry.reload(paths: full ? nil : change.flows, force: change.plugins)
                     }
                 case .full(let done):
-                    let changed = await onThread { [registry] in registry.reload(paths: nil, force: true) }
+                    let changed = await onThread { [registry] in
+                        RunExecutor.lowerCurrentThreadToRunPriority()
+                        return registry.reload(paths: nil, force: true)
+                    }
                     done?.resume(returning: changed)
                 }
             }
