@@ -65,10 +65,14 @@ function notify.setup(config)
   end
 end
 
--- "https://ntfy.sh/alerts" -> "https://ntfy.sh", "alerts"
+-- "https://ntfy.sh/alerts" -> "https://ntfy.sh", "alerts"; a server under a path prefix
+-- ("https://example.com/ntfy/alerts") keeps it: "https://example.com/ntfy", "alerts".
 local function split_url(url)
-  local base, path = url:match("^(https?://[^/?#]+)/?([^?#]*)")
-  return base, path
+  local server, path = url:match("^(https?://[^/?#]+)([^?#]*)")
+  if not server then return nil end
+  local prefix, topic = path:match("^(.-)/([^/]*)/*$")
+  if not prefix then return server, "" end
+  return server .. prefix, topic
 end
 
 -- The host of a url, to name a target in logs and errors without its secret path.
@@ -150,21 +154,29 @@ local function deliver(message, opts, target)
     log.info(format("notify (dry run) %s: %s%s", name, opts.title and (opts.title .. ": ") or "", cut(tostring(message), 200)))
     return { target = name, dry_run = true, request = req }
   end
-  local res = http_module().request(req)
+  local done, res = pcall(http_module().request, req)
+  if not done then
+    -- the request failed (refused, timed out, TLS...): say so without the url's secret path
+    local why = type(res) == "table" and tostring(res.message or res.code) or tostring(res)
+    local start, stop = why:find(req.url, 1, true)
+    if start then why = why:sub(1, start - 1) .. name .. why:sub(stop + 1) end
+    error({ code = "notify", reason = type(res) == "table" and (res.reason or res.code) or nil, target = name,
+            message = format("notify: %s: %s", name, why) }, 2)
+  end
   if type(res) ~= "table" or type(res.status) ~= "number" or res.status < 200 or res.status > 299 then
     local status = type(res) == "table" and res.status or nil
     local detail = type(res) == "table" and type(res.body) == "string" and cut(res.body:gsub("%s+", " "):match("^ ?(.-) ?$"), 300) or ""
     error({ code = "notify", status = status, target = name,
             message = format("notify: %s answered %s%s", name, tostring(status), detail ~= "" and (": " .. detail) or "") }, 2)
   end
-  return { target = name, status = res.status }
+  return { target = name, status = res.status, body = res.body }
 end
 
 --- send(message [, opts]): sends to opts.target, or to every target of the settings.
 -- opts: title, priority (1-5 or min/low/default/high/urgent), tags (list), click (url),
 -- fields (extra JSON fields for plain webhooks), target (a target table, instead of the settings').
--- Returns one {target, status} (or {target, dry_run, request}) per target; raises an error with
--- code "notify" when a target does not answer 2xx.
+-- Returns one {target, status, body} (or {target, dry_run, request}) per target; raises an error
+-- with code "notify" when a target cannot be reached or does not answer 2xx.
 function notify.send(message, opts)
   if message == nil then fail("send needs a message", 2) end
   opts = opts or {}

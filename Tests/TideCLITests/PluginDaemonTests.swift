@@ -8,7 +8,8 @@ import Testing
 import Glibc
 #endif
 
-@Suite("plugins in the daemon", .serialized)
+extension PluginSuites {
+@Suite("plugins in the daemon")
 struct PluginDaemonTests {
     typealias L = Lifecycle
 
@@ -181,3 +182,4 @@ struct PluginDaemonTests {
         }
     }
 }
+}  // extension PluginSuites

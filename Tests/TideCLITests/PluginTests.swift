@@ -14,16 +14,18 @@ struct PluginHome: Sendable {
     var path: String { dir.path }
 
     /// `tide exec FILE --json` of a flow script written to `flows/NAME`.
-    func exec(_ source: String, name: String = "flow.lua", timeout: Duration = .seconds(30),
+    /// `spins`: the flow loops on purpose (a plugin that never finishes loading): run it niced.
+    func exec(_ source: String, name: String = "flow.lua", timeout: Duration = .seconds(30), spins: Bool = false,
               sourceLocation: SourceLocation = #_sourceLocation) async throws -> ExecRun {
         let file = try dir.write("flows/" + name, source)
-        let output = try await TideProcess.run(["exec", file, "--json"], in: dir.url, timeout: timeout, sourceLocation: sourceLocation)
+        let output = try await TideProcess.run(["exec", file, "--json"], in: dir.url, timeout: timeout, niceness: spins ? 10 : 0,
+                                               sourceLocation: sourceLocation)
         return ExecRun(output: output, report: try ExecReport(output))
     }
 
     /// `tide check ARGS...` in the home.
-    func check(_ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) async throws -> TideOutput {
-        try await TideProcess.run(["check"] + arguments, in: dir.url, sourceLocation: sourceLocation)
+    func check(_ arguments: [String], spins: Bool = false, sourceLocation: SourceLocation = #_sourceLocation) async throws -> TideOutput {
+        try await TideProcess.run(["check"] + arguments, in: dir.url, niceness: spins ? 10 : 0, sourceLocation: sourceLocation)
     }
 
     /// Runs `body` with a fresh home holding `files` (relative paths).
@@ -56,6 +58,7 @@ let greetPlugin = """
     return M
     """
 
+extension PluginSuites {
 @Suite("plugins in tide exec and tide check")
 struct PluginTests {
     @Test("a flow requires a plugin; setup(config) gets its plugins.json entry, once per state")
@@ -127,14 +130,14 @@ struct PluginTests {
     func busyLoopAtLoad() async throws {
         try await PluginHome.with(["plugins/spin.lua": "local M = {}\nwhile true do end\nreturn M\n"]) { home in
             // required inside a run (a task), with no flow timeout: only the load limit stops it
-            let run = try await home.exec(#"flow { name = "f", run = function() return require "spin" end }"#)
+            let run = try await home.exec(#"flow { name = "f", run = function() return require "spin" end }"#, spins: true)
             run.expectFailed()
             #expect(run.report.errorMessage.contains("plugin 'spin' failed to load: plugins/spin.lua: loading took longer than 2 s"),
                     "\(run.report.errorMessage)")
             #expect(run.output.duration < .seconds(20), "took \(run.output.duration)")  // 2 s, with room for a loaded machine
             // at a flow's top level, and checked on its own
             let check = try await home.check([try home.dir.write("flows/top.lua", "local s = require \"spin\"\nflow { name = \"t\", run = function() end }\n"),
-                                              home.path + "/plugins/spin.lua"])
+                                              home.path + "/plugins/spin.lua"], spins: true)
             #expect(check.status == 1)
             #expect(check.stdout.contains("flows/top.lua:1: plugin 'spin' failed to load: plugins/spin.lua: loading took longer than 2 s"), "\(check.stdout)")
             #expect(check.stdout.components(separatedBy: "loading took longer than 2 s").count == 3, "\(check.stdout)")
@@ -145,7 +148,7 @@ struct PluginTests {
     @Test("a plugin that loops inside a pcall is stopped too (pcall cannot catch the stop)")
     func busyLoopInsidePcall() async throws {
         try await PluginHome.with(["plugins/sly.lua": "while true do pcall(function() while true do end end) end\n"]) { home in
-            let run = try await home.exec(#"flow { name = "f", run = function() local ok, e = pcall(require, "sly"); return e end }"#)
+            let run = try await home.exec(#"flow { name = "f", run = function() local ok, e = pcall(require, "sly"); return e end }"#, spins: true)
             run.expectSucceeded()  // the flow caught the plugin's load error: an ordinary error
             #expect(run.report.result?.string?.contains("loading took longer than 2 s") == true, "\(run.report.json)")
         }
@@ -299,3 +302,4 @@ struct PluginTests {
         }
     }
 }
+}  // extension PluginSuites

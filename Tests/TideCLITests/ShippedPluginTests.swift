@@ -8,17 +8,27 @@ import Testing
 import Glibc
 #endif
 
-@Suite("shipped plugins and the example home")
-struct ShippedPluginTests {
+/// Homes that use the repository's plugins/.
+enum ShippedPlugins {
+    /// The repository.
     static let root = TideProcess.packageRoot.path
 
-    /// A scratch home whose plugins/ links to the repository's plugins/.
-    static func withShippedPlugins<T>(_ body: (ScratchDirectory) async throws -> T) async throws -> T {
+    /// A scratch home whose plugins/ links to the repository's plugins/, with an empty data/.
+    static func withHome<T>(_ body: (ScratchDirectory) async throws -> T) async throws -> T {
         try await withScratchDirectory { dir in
             try FileManager.default.createSymbolicLink(atPath: dir.path + "/plugins", withDestinationPath: root + "/plugins")
             try FileManager.default.createDirectory(atPath: dir.path + "/data", withIntermediateDirectories: true)
             return try await body(dir)
         }
+    }
+}
+
+extension PluginSuites {
+@Suite("shipped plugins and the example home")
+struct ShippedPluginTests {
+    static let root = ShippedPlugins.root
+    static func withShippedPlugins<T>(_ body: (ScratchDirectory) async throws -> T) async throws -> T {
+        try await ShippedPlugins.withHome(body)
     }
 
     @Test("each shipped plugin passes its Lua test through tide exec",
@@ -117,3 +127,4 @@ struct ShippedPluginTests {
         }
     }
 }
+}  // extension PluginSuites

@@ -64,6 +64,7 @@ enum TideProcess {
         in directory: URL,
         environment extraEnvironment: [String: String] = [:],
         timeout: Duration = .seconds(30),
+        niceness: Int = 0,
         sourceLocation: SourceLocation = #_sourceLocation
     ) async throws -> TideOutput {
         let fm = FileManager.default
@@ -87,8 +88,15 @@ enum TideProcess {
         environment.merge(extraEnvironment) { _, new in new }
 
         let process = Process()
-        process.executableURL = try binary
-        process.arguments = arguments
+        if niceness > 0 {
+            // at a lower CPU priority (every thread): for commands that spin on purpose, so they
+            // do not starve the timing tests that run beside them
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/nice")
+            process.arguments = ["-n", String(niceness), try binary.path] + arguments
+        } else {
+            process.executableURL = try binary
+            process.arguments = arguments
+        }
         process.currentDirectoryURL = directory
         process.environment = environment
         process.standardInput = FileHandle.nullDevice

@@ -83,6 +83,19 @@ struct PluginCatalogTests {
         #expect(r.pluginList().errors.first?.error.contains("needs ok") == true, "\(r.pluginList())")
     }
 
+    @Test("a misnamed plugins/a.b.lua is reported but does not block the module a.b of plugins/a/b.lua")
+    func misnamedDoesNotBlock() throws {
+        let home = try PluginHome()
+        defer { home.cleanup() }
+        try home.write("plugins/a.b.lua", "return { from = 'a.b.lua' }")
+        try home.write("plugins/a/b.lua", "return { from = 'a/b.lua' }")
+        try home.write("flows/f.lua", #"local m = require "a.b"; flow { description = m.from, run = function() end }"#)
+        let r = home.registry()
+        r.reload(paths: nil)
+        #expect(r.pluginList().errors.map(\.file) == ["plugins/a.b.lua"])
+        #expect(r.flow(named: "f")?.definition.description == "a/b.lua", "\(r.snapshot().errors)")
+    }
+
     @Test("an error seen again keeps the time it was first seen")
     func sinceIsKept() throws {
         let home = try PluginHome()

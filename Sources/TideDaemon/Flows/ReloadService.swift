@@ -2,12 +2,13 @@
 import Foundation
 import Logging
 import ServiceLifecycle
+import TideEngine
 import TideProtocol
 import UnixSignals
 
 /// Keeps the registry in step with the files: inotify (or polling) batches reload the files that
-/// changed, a change under `plugins/` reloads every flow, and SIGHUP or ``reloadAll()`` rescans
-/// everything. Reloads run one at a time, on a thread of their own (a load may take up to 2 s).
+/// changed, a change under `plugins/` (or to `plugins.json`) validates the plugins and reloads
+/// every flow, and SIGHUP or ``reloadAll()`` rescans everything. Reloads run one at a time, on a thread of their own (a load may take up to 2 s).
 public final class ReloadService: Service {
     private enum Job: Sendable {
         case change(WatchChange)
@@ -50,10 +51,14 @@ public final class ReloadService: Service {
                 case .change(let change):
                     let full = change.rescan || change.plugins
                     _ = await onThread { [registry] in
-                        registry.reload(paths: full ? nil : change.flows, force: change.plugins)
+                        RunExecutor.lowerCurrentThreadToRunPriority()  // loads run user code, as runs do
+                        return registry.reload(paths: full ? nil : change.flows, force: change.plugins)
                     }
                 case .full(let done):
-                    let changed = await onThread { [registry] in registry.reload(paths: nil, force: true) }
+                    let changed = await onThread { [registry] in
+                        RunExecutor.lowerCurrentThreadToRunPriority()
+                        return registry.reload(paths: nil, force: true)
+                    }
                     done?.resume(returning: changed)
                 }
             }

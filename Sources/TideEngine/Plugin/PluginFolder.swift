@@ -75,8 +75,8 @@ public enum PluginFolder {
                 let rest = name.replacingOccurrences(of: ".", with: "/")
                 problems.append(PluginProblem(
                     file: file,
-                    message: "\(file): a plugin's name cannot contain '.': require \"\(name)\" looks for plugins/\(rest)\(order == 2 ? ".so" : ".lua"), so this file is never loaded (rename it)",
-                    name: name))
+                    message: "\(file): a plugin's name cannot contain '.': require \"\(name)\" looks for plugins/\(rest)\(order == 2 ? ".so" : ".lua"), so this file is never loaded (rename it)"))
+                // no name: the error is this file's, not that of a module "a.b" that plugins/a/b.lua may provide
                 continue
             }
             files[name, default: []].append((order, file))

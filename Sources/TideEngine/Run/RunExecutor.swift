@@ -19,6 +19,14 @@ public enum RunExecutor {
         RunThreadPool.niceness.store(max(0, increment), ordering: .relaxed)
     }
 
+    /// Gives the calling thread the run threads' lower priority (``lowerRunPriority(by:)``): for
+    /// threads that load user code, such as a daemon's reloads (flow scripts' top levels and
+    /// plugins, which may loop until the load limit stops them).
+    public static func lowerCurrentThreadToRunPriority() {
+        let increment = RunThreadPool.niceness.load(ordering: .relaxed)
+        if increment > 0 { luaLowerThreadPriority(increment) }
+    }
+
     /// Returns memory freed by finished runs and loads to the system; for a daemon going idle.
     public static func releaseFreeMemory() {
         luaReleaseFreeMemory()

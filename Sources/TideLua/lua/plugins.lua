@@ -126,6 +126,7 @@ return function(T)
     return function()
       local limit = P.load_time == math.floor(P.load_time) and format("%d s", P.load_time) or format("%g s", P.load_time)
       P.loading = P.loading + 1
+      local _ <close> = setmetatable({}, { __close = function() P.loading = P.loading - 1 end })  -- even when a stop passes through
       local too_long = format("%s: loading took longer than %s (an endless loop at its top level or in setup?)", file, limit)
       local ok, value, stopped = limited(P.load_time, too_long,
         where() .. format("plugin '%s' failed to load: %s", name, too_long),  -- when the script's own limit runs out first
@@ -146,7 +147,6 @@ return function(T)
           end
           return m
         end)
-      P.loading = P.loading - 1
       if not ok then
         if stopped then fail(name, too_long) end
         fail(name, relative(message_of(value)))

@@ -62,6 +62,19 @@ flow {
     assert(not e.message:find("secret"), "the webhook's secret path leaked")
     answer = { status = 200, body = "", headers = {} }
 
+    -- an ntfy server under a path prefix keeps it; the topic is the last segment
+    notify.send("p", { target = { url = "https://example.com/ntfy/alerts", format = "ntfy" } })
+    eq(sent[#sent].url, "https://example.com/ntfy", "ntfy under a prefix")
+    eq(json.decode(sent[#sent].body).topic, "alerts", "ntfy topic under a prefix")
+
+    -- a request that fails (refused, timeout): code notify, the host named, the secret path not
+    local real = http.request
+    http.request = function(req) error({ code = "http", reason = "connect", message = "cannot connect to " .. req.url .. ": refused" }) end
+    local okc, ec = pcall(notify.send, "x", { target = { url = "https://hooks.slack.com/services/T0/B0/secret" } })
+    http.request = real
+    assert(not okc and ec.code == "notify" and ec.reason == "connect", json.encode(ec))
+    eq(ec.message, "notify: slack hooks.slack.com: cannot connect to slack hooks.slack.com: refused", "transport error")
+
     -- bad input: unknown options, no target, a bad priority, an ntfy url without a topic
     for _, case in ipairs({
       { { tittle = "x", target = { url = "https://a/b" } }, "unknown option 'tittle'" },
