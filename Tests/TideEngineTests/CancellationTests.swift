@@ -131,10 +131,11 @@ extension CancellationTests {
 
 @Suite("preemption")
 struct PreemptionTests {
-    @Test("a busy task is preempted: a sibling's 50 ms sleep is not delayed past 100 ms by a 300 ms loop")
+    @Test("a busy task is preempted: a sibling's 50 ms sleep wakes during a 2 s loop, not after it")
     func busyLoopDoesNotStarveSleepers() async {
-        // Without preemption the sleeper can only wake after the loop (300 ms), whatever the
-        // machine does. With it, it wakes during the loop, about 60 ms in. The test suite runs
+        // Without preemption the sleeper can only wake after the loop (2 s), whatever the
+        // machine does. With it, it wakes during the loop, about 60 ms in (`during` is the proof;
+        // the 1 s bound leaves room for a loaded machine). The test suite runs
         // CPU-bound tests in parallel on two cores, which can starve one attempt, so the claim is
         // checked on the best of three: one on-time wake-up during the loop proves it.
         var best = Double.infinity
@@ -143,15 +144,15 @@ struct PreemptionTests {
             let o = await runFlow(script("""
                 local looping = true
                 local _, woke = parallel(
-                  function() local t = now() while now() - t < 0.3 do end looping = false end,
+                  function() local t = now() while now() - t < 2 do end looping = false end,
                   function() local t = now() sleep("50ms") return { late = now() - t, during = looping } end)
                 return woke
                 """))
             attempts.append(o.result ?? o.error ?? "?")
             if o.value?["during"] == true { best = min(best, number(o.value?["late"]) ?? .infinity) }
-            if best < 0.1 { break }
+            if best < 1 { break }
         }
-        #expect(best < 0.1, "no attempt woke on time during the busy loop: \(attempts)")
+        #expect(best < 1, "no attempt woke during the busy loop: \(attempts)")
     }
 
     @Test("an infinite loop is ended by the flow's timeout")
