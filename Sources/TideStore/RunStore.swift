@@ -106,6 +106,8 @@ public protocol RunStore: KeyValueStore {
     func insert(_ runs: [(RunRow, ScheduleMark?)]) async throws
     /// Moves a schedule's watermark without a run (an instant skipped on purpose). Durable.
     func setMark(_ mark: ScheduleMark) async throws
+    /// Drops the watermarks of schedules that are gone (`firedAt` is ignored). Durable.
+    func forget(marks: [ScheduleMark]) async throws
     /// Every schedule's watermark.
     func marks() async throws -> [ScheduleMark]
     /// A queued run starts. Posted.

@@ -151,6 +151,11 @@ public final class SQLiteStore: RunStore {
         try await writer.durable(.insertMany(runs))
     }
 
+    public func forget(marks: [ScheduleMark]) async throws {
+        guard !marks.isEmpty else { return }
+        try await writer.durable(.forgetMarks(marks))
+    }
+
     public func setMark(_ mark: ScheduleMark) async throws {
         try await writer.durable(.mark(mark))
     }

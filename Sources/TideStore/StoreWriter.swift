@@ -11,6 +11,8 @@ enum StoreWrite: Sendable {
     case insertMany([(RunRow, ScheduleMark?)])
     /// A schedule's watermark moved without a run (an instant skipped).
     case mark(ScheduleMark)
+    /// Schedules that left the plan (flow deleted or renamed, schedule text changed).
+    case forgetMarks([ScheduleMark])
     case markRunning(String, Double)
     case step(String, StepRecord)
     case log(String, Int, LogLine)
@@ -140,6 +142,11 @@ final class StoreWriter: @unchecked Sendable {
             if let mark { try upsert(mark, db) }
         case .mark(let mark):
             try upsert(mark, db)
+        case .forgetMarks(let marks):
+            for mark in marks {
+                try db.cachedStatement(sql: "DELETE FROM schedule_marks WHERE flow = ? AND schedule = ?")
+                    .execute(arguments: [mark.flow, mark.schedule])
+            }
         case .markRunning(let id, let time):
             try db.cachedStatement(sql: "UPDATE runs SET status = 'running', started_at = ? WHERE id = ? AND status = 'queued'")
                 .execute(arguments: [time, id])

@@ -550,6 +550,27 @@ struct SQLiteStoreTests {
             #expect(error?.message.contains(path) == true, "\(String(describing: error?.message))")
         }
     }
+
+    @Test("schedule watermarks: stored with a run in one insert, only moving forward, forgotten with their schedule")
+    func scheduleMarks() async throws {
+        try await withStore { store, _ in
+            let a = ScheduleMark(flow: "backup", schedule: "0 3 * * *", firedAt: 1_700_000_000)
+            try await store.insert([(row("run-1", flow: "backup"), a), (row("run-2", flow: "other"), nil)])
+            #expect(try await store.run("run-1") != nil)
+            #expect(try await store.run("run-2") != nil)
+            #expect(try await store.marks() == [a])
+            // an older instant written late changes nothing; a newer one moves it
+            try await store.setMark(ScheduleMark(flow: "backup", schedule: "0 3 * * *", firedAt: 1_600_000_000))
+            #expect(try await store.marks() == [a])
+            let later = ScheduleMark(flow: "backup", schedule: "0 3 * * *", firedAt: 1_700_086_400)
+            let b = ScheduleMark(flow: "backup", schedule: "@hourly", firedAt: 1_700_000_000)
+            try await store.setMark(later)
+            try await store.setMark(b)
+            #expect(Set(try await store.marks()) == [later, b])
+            try await store.forget(marks: [ScheduleMark(flow: "backup", schedule: "0 3 * * *", firedAt: 0)])
+            #expect(try await store.marks() == [b])
+        }
+    }
 }
 
 @Suite("SQLiteStore start times")

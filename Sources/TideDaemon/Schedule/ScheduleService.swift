@@ -81,7 +81,14 @@ public final class ScheduleService: Service {
             if stale {
                 entries = Self.entries(of: registry.snapshot().flows).filter { $0.schedule.kind != .reboot }
                 let live = Set(entries.map(\.key))
-                marks = marks.filter { live.contains($0.key) }  // schedules that went away
+                // schedules that went away take their watermarks with them: a flow added back
+                // later, or a schedule edited back, counts from then
+                let gone = marks.keys.filter { !live.contains($0) }
+                    .map { ScheduleMark(flow: $0.flow, schedule: $0.schedule, firedAt: 0) }
+                if !gone.isEmpty {
+                    for mark in gone { marks[ScheduleKey(flow: mark.flow, schedule: mark.schedule)] = nil }
+                    group.addTask { [store] in try? await store.forget(marks: gone) }
+                }
                 let start = now()
                 for entry in entries where marks[entry.key] == nil {
                     // a new schedule counts from now: nothing before it was ever due
