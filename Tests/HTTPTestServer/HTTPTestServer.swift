@@ -76,7 +76,24 @@ public struct HTTPTestCertificate: Sendable {
     public var certificatePath: String
     public var keyPath: String
 
-    /// Generates one in `directory`.
+    /// One certificate for the whole test process, generated on first use on a thread of its own:
+    /// the RSA key takes a while, and a cooperative thread blocked on it would stall every test
+    /// of the process (there are as many of those threads as cores).
+    public static func shared() async throws -> HTTPTestCertificate { try await sharedGeneration.value }
+
+    private static let sharedGeneration = Task<HTTPTestCertificate, Error> {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                continuation.resume(with: Result {
+                    let dir = FileManager.default.temporaryDirectory.appending(path: "tide-http-tests-\(getpid())").path
+                    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+                    return try generate(in: dir)
+                })
+            }.start()
+        }
+    }
+
+    /// Generates one in `directory`, waiting for openssl: call it off the cooperative pool.
     public static func generate(in directory: String) throws -> HTTPTestCertificate {
         let certificate = directory + "/cert.pem", key = directory + "/key.pem"
         let process = Process()

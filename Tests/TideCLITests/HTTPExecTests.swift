@@ -88,7 +88,7 @@ struct HTTPExecTests {
     func daemonKeepsServingAfterBadHTTP() async throws {
         try await withServer { server in
             try await withScratchDirectory { home in
-                let certificate = try HTTPTestCertificate.generate(in: home.path)
+                let certificate = try await HTTPTestCertificate.shared()
                 let tls = try await HTTPTestServer.start(tls: certificate)
                 let refused = try await HTTPTestServer.start()
                 let refusedURL = refused.url("/x")

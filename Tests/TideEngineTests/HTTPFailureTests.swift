@@ -96,7 +96,7 @@ struct HTTPFailureTests {
 
     @Test("https works with the certificate trusted through ca_file, or with insecure = true")
     func trustedCertificate() async throws {
-        let certificate = try TestCertificate.shared.get()
+        let certificate = try await HTTPTestCertificate.shared()
         try await withHTTPServer(tls: true) { server in
             let o = await runFlow(script("""
                 local a = http.get("\(server.url("/json"))", { ca_file = "\(certificate.certificatePath)" })

@@ -1,4 +1,4 @@
-// HTTPTestSupport.swift: a loopback server per test, and a self-signed certificate per process.
+// HTTPTestSupport.swift: a loopback server per test.
 import Foundation
 import HTTPTestServer
 import TideEngine
@@ -6,7 +6,7 @@ import TideProtocol
 
 /// Starts a fresh server (its counters belong to this test alone), runs `body`, stops it.
 func withHTTPServer<T>(tls: Bool = false, _ body: (HTTPTestServer) async throws -> T) async throws -> T {
-    let server = try await HTTPTestServer.start(tls: tls ? try TestCertificate.shared.get() : nil)
+    let server = try await HTTPTestServer.start(tls: tls ? try await HTTPTestCertificate.shared() : nil)
     do {
         let value = try await body(server)
         await server.stop()
@@ -14,15 +14,6 @@ func withHTTPServer<T>(tls: Bool = false, _ body: (HTTPTestServer) async throws 
     } catch {
         await server.stop()
         throw error
-    }
-}
-
-/// One certificate for the whole test process, generated on first use with openssl.
-enum TestCertificate {
-    static let shared: Result<HTTPTestCertificate, Error> = Result {
-        let dir = FileManager.default.temporaryDirectory.appending(path: "tide-http-tests-\(getpid())").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        return try HTTPTestCertificate.generate(in: dir)
     }
 }
 

@@ -218,7 +218,7 @@ struct CleanupCancelTests {
                 error("boom", 0)
                 """), observer: events)
         }
-        #expect(await waitUntil(seconds: 5) { events.logLines.contains("undoing") } != nil)
+        #expect(await waitUntil(seconds: 30) { events.logLines.contains("undoing") } != nil)
         task.cancel()
         let o = await task.value
         #expect(events.logLines.contains("undone"))
