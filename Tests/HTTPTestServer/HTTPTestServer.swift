@@ -59,6 +59,19 @@ public final class HTTPTestServer: Sendable {
         self.group = group
     }
 
+    /// Starts a server, runs `body` with it, and stops it whether `body` returns or throws.
+    public static func with<T>(tls: HTTPTestCertificate? = nil, _ body: (HTTPTestServer) async throws -> T) async throws -> T {
+        let server = try await start(tls: tls)
+        do {
+            let value = try await body(server)
+            await server.stop()
+            return value
+        } catch {
+            await server.stop()
+            throw error
+        }
+    }
+
     /// Stops listening (open connections are left to their clients).
     public func stop() async {
         try? await channel.close()

@@ -13,9 +13,7 @@ extension PluginSuites {
 struct NotifyHTTPTests {
     @Test("notify posts Slack, ntfy and webhook bodies; errors name the host, never the url's path")
     func notifyOverHTTP() async throws {
-        let server = try await HTTPTestServer.start()
-        defer { Task { await server.stop() } }
-        try await ShippedPlugins.withHome { home in
+        try await HTTPTestServer.with { server in try await ShippedPlugins.withHome { home in
             let flow = try home.write("flows/n.lua", """
                 local notify = require "notify"
                 flow { name = "n", run = function(ctx)
@@ -69,14 +67,12 @@ struct NotifyHTTPTests {
             let refusedMessage = r["refused"]?["message"]?.string ?? ""
             #expect(refusedMessage.hasPrefix("notify: slack 127.0.0.1:\(closed.port): "), "\(refusedMessage)")
             #expect(!refusedMessage.contains("secret-token"), "the url's path leaked: \(refusedMessage)")
-        }
+        } }
     }
 
     @Test("healthcheck pings start, success and failure; a failing ping never fails the run")
     func healthcheckOverHTTP() async throws {
-        let server = try await HTTPTestServer.start()
-        defer { Task { await server.stop() } }
-        try await ShippedPlugins.withHome { home in
+        try await HTTPTestServer.with { server in try await ShippedPlugins.withHome { home in
             try #"{"healthcheck": {"base": "\#(server.url("/echo"))"}}"#.write(toFile: home.path + "/plugins.json", atomically: true, encoding: .utf8)
             let flow = try home.write("flows/h.lua", """
                 local hc = require "healthcheck"
@@ -92,14 +88,12 @@ struct NotifyHTTPTests {
             #expect(failed.errorMessage.hasSuffix("disk full"), "the run's own error: \(failed.errorMessage)")
             // /echo/job answers 200; /echo/job/start and /echo/job/fail are 404s here, logged, not raised
             #expect(server.stats.paths == ["/echo/job/start", "/echo/job", "/echo/job/start", "/echo/job/fail"], "\(server.stats.paths)")
-        }
+        } }
     }
 
     @Test("the daemon's on = \"run.failed\" flow posts the failure to a webhook")
     func onFailureOverHTTP() async throws {
-        let server = try await HTTPTestServer.start()
-        defer { Task { await server.stop() } }
-        try await Lifecycle.withHome { home in
+        try await HTTPTestServer.with { server in try await Lifecycle.withHome { home in
             let fm = FileManager.default
             let dir = home.dir
             try fm.createDirectory(atPath: dir.path + "/flows", withIntermediateDirectories: true)
@@ -115,7 +109,7 @@ struct NotifyHTTPTests {
             #expect(await Lifecycle.waitFor {
                 try await Lifecycle.rpc(d, "runs.list", ["flow": "on-failure"])["runs"]?.array?.first?["status"]?.string == "succeeded"
             }, "log:\n\(d.log.suffix(3000))")
-        }
+        } }
     }
 }
 }  // extension PluginSuites

@@ -166,6 +166,12 @@ struct PluginDaemonTests {
                 flow { name = "c", run = function(ctx)
                   return cjson.decode(cjson.encode({ answer = 42, list = { "a", "b" } }))
                 end }
+                -- cjson.safe lives in cjson.so too (Lua's all-in-one loader): errors are values
+                flow { name = "safe", run = function(ctx)
+                  local safe = require "cjson.safe"
+                  local value, err = safe.decode("{")
+                  return { value = value == nil, err = err ~= nil, same = safe ~= cjson }
+                end }
                 """,
         ]) { home in
             try FileManager.default.createDirectory(atPath: home.dir.path + "/plugins", withIntermediateDirectories: true)
@@ -179,6 +185,50 @@ struct PluginDaemonTests {
             #expect(entry?["kind"]?.string == "c", "\(list)")
             #expect(entry?["version"]?.string?.hasPrefix("2.1") == true, "\(list)")
             #expect(entry?["file"]?.string == "plugins/cjson.so")
+            let safe = try await d.tide(["run", "safe", "--json"])
+            #expect((try? safe.json()["result"]) == .object(["value": .bool(true), "err": .bool(true), "same": .bool(true)]), "\(safe.combined)")
+        }
+    }
+
+    @Test("runs are told the failing plugins of the last validation: a plugin that loops at load is not run again by each run")
+    func runsKnowFailingPlugins() async throws {
+        try await L.withHome(files: [
+            "plugins/spin.lua": "while true do end\n",
+            "flows/use.lua": """
+                flow { name = "use", run = function(ctx) require "spin" end }
+                flow { name = "fine", run = function(ctx) return "fine" end }
+                """,
+        ]) { home in
+            let d = try await home.start()
+            let run = try await d.tide(["run", "use", "--json"])
+            #expect(run.status == 1)
+            let message = (try? run.json()["error"]?["message"]?.string) ?? nil
+            // the catalog's error, with its pointer to the listing: not a new load that spun again
+            #expect(message?.contains("plugin 'spin' failed to load: plugins/spin.lua: loading took longer than 2 s") == true, "\(run.stdout)")
+            #expect(message?.hasSuffix("(tide plugins lists the plugins that fail)") == true, "\(run.stdout)")
+            let fine = try await d.tide(["run", "fine", "--json"])
+            #expect(fine.status == 0, "\(fine.combined)")
+        }
+    }
+
+    @Test("a module inside plugins/ that does not compile is listed by tide plugins, and requiring it fails with its file:line")
+    func brokenNamespaceModule() async throws {
+        try await L.withHome(files: [
+            "plugins/lib/util.lua": "local M = {}\nM. = 1\nreturn M\n",
+            "plugins/lib/good.lua": "return { answer = 42 }\n",
+            "flows/use.lua": """
+                flow { name = "bad", run = function(ctx) require "lib.util" end }
+                flow { name = "good", run = function(ctx) return require("lib.good").answer end }
+                """,
+        ]) { home in
+            let d = try await home.start()
+            let listing = try await d.tide(["plugins"])
+            #expect(listing.stdout.contains("plugins/lib/util.lua:2: <name> expected near '='"), "\(listing.combined)")
+            #expect(!listing.stdout.contains("lib/good.lua"), "\(listing.combined)")
+            let bad = try await d.tide(["run", "bad", "--json"])
+            #expect((try? bad.json()["error"]?["message"]?.string)??.contains("plugin 'lib.util' failed to load: plugins/lib/util.lua:2:") == true, "\(bad.stdout)")
+            let good = try await d.tide(["run", "good", "--json"])
+            #expect((try? good.json()["result"]) == .number(42), "\(good.combined)")
         }
     }
 }

@@ -45,6 +45,10 @@ struct HTTPFailureTests {
             ("ftp://example.com/file", "scheme", "GET ftp://example.com/file: unsupported scheme \"ftp\""),
             ("file:///etc/passwd", "scheme", "GET file:///etc/passwd: unsupported scheme \"file\""),
             ("//example.com/x", "url", "GET //example.com/x: malformed URL: no scheme (write http://example.com/x"),
+            // a port NIO cannot represent used to stop the whole process
+            ("http://127.0.0.1:99999/", "url", "GET http://127.0.0.1:99999/: malformed URL: port 99999 is out of range (1-65535)"),
+            ("http://[::1]:70000/", "url", "GET http://[::1]:70000/: malformed URL: port 70000 is out of range"),
+            ("http://localhost:0/", "url", "GET http://localhost:0/: malformed URL: port 0 is out of range"),
           ])
     func malformedURL(url: String, reason: String, prefix: String) async {
         let o = await runFlow(script("""
@@ -147,6 +151,42 @@ struct HTTPFailureTests {
         }
     }
 
+    @Test("https to a plain-http port says the server did not answer in TLS, not BoringSSL's words")
+    func tlsToPlainPort() async throws {
+        try await withHTTPServer { server in
+            let url = server.url("/json").replacingOccurrences(of: "http://", with: "https://")
+            let o = await runFlow(script("""
+                local ok, err = pcall(http.get, "\(url)")
+                return { reason = err.reason, message = err.message }
+                """))
+            #expect(o.value?["reason"] == "tls", "\(o.value ?? .null) \(o.errorMessage)")
+            #expect(o.value?["message"]?.string?.hasSuffix("the server did not answer in TLS (is this port plain http?)") == true, "\(o.value ?? .null)")
+        }
+    }
+
+    @Test("a redirect to a port out of range fails the call with reason 'redirects'; the process lives on")
+    func redirectToBadPort() async throws {
+        try await withHTTPServer { server in
+            let o = await runFlow(script("""
+                local ok, err = pcall(http.get, "\(server.url("/redirect-to?location=http://127.0.0.1:99999/x"))")
+                return { reason = err.reason, message = err.message }
+                """))
+            #expect(o.value?["reason"] == "redirects", "\(o.value ?? .null) \(o.errorMessage)")
+            #expect(o.value?["message"]?.string?.contains("to http://127.0.0.1:99999/x: port 99999 is out of range") == true, "\(o.value ?? .null)")
+        }
+    }
+
+    @Test("an announcement of 5 GiB within a raised max_body is refused by the announcement, not trapped on")
+    func hugeAnnouncement() async throws {
+        try await withHTTPServer { server in
+            let o = await runFlow(script("""
+                local ok, err = pcall(http.get, "\(server.url("/declared?bytes=5368709120"))", { max_body = "4095m" })
+                return { reason = err.reason, message = err.message }
+                """))
+            #expect(o.value?["reason"] == "too_large", "\(o.value ?? .null) \(o.errorMessage)")
+        }
+    }
+
     @Test("bad arguments are Lua argument errors", arguments: [
         ("http.get()", "bad argument #1 to 'http.get' (string expected, got no value)"),
         ("http.get(42)", "bad argument #1 to 'http.get' (string expected, got number)"),
@@ -161,6 +201,11 @@ struct HTTPFailureTests {
         ("http.request{ method = 'GET' }", "bad argument #1 to 'http.request' (option 'url' is required)"),
         ("http.request('http://x/')", "bad argument #1 to 'http.request' (table expected, got string)"),
         ("http.request{ url = 'http://x/', method = 'GE T' }", "bad argument #1 to 'http.request' (option 'method': an HTTP method"),
+        // a body is held in one buffer, which holds less than 4 GiB (a larger announcement trapped)
+        ("http.get('http://x/', { max_body = '8g' })", "bad argument #2 to 'http.get' (option 'max_body': at most 4095m"),
+        // env("TLS_INSECURE") holding "false" must not turn certificate checks off
+        ("http.get('https://x/', { insecure = 'no' })", "bad argument #2 to 'http.get' (option 'insecure': boolean expected, got string)"),
+        ("http.get('http://x/', { check = 1 })", "bad argument #2 to 'http.get' (option 'check': boolean expected, got number)"),
     ])
     func badArguments(call: String, prefix: String) async {
         let o = await runFlow(script("local ok, err = pcall(function() \(call) end) return err"))

@@ -45,7 +45,8 @@ struct HTTPRedirectTests {
         #expect(port.headers["authorization"].isEmpty)
     }
 
-    @Test("https never goes down to http; other schemes are refused", arguments: ["http://api.example.com/", "ftp://api.example.com/", "file:///etc/passwd"])
+    @Test("https never goes down to http; other schemes and ports out of range are refused",
+          arguments: ["http://api.example.com/", "ftp://api.example.com/", "file:///etc/passwd", "https://api.example.com:99999/", "https://[::1]:70000/"])
     func refused(location: String) {
         guard case .failure(let failure)? = HTTPRedirect.next(status: 302, location: location, from: origin, method: .GET, headers: [:]) else {
             Issue.record("\(location) was followed")

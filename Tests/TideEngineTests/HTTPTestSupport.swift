@@ -6,15 +6,7 @@ import TideProtocol
 
 /// Starts a fresh server (its counters belong to this test alone), runs `body`, stops it.
 func withHTTPServer<T>(tls: Bool = false, _ body: (HTTPTestServer) async throws -> T) async throws -> T {
-    let server = try await HTTPTestServer.start(tls: tls ? try await HTTPTestCertificate.shared() : nil)
-    do {
-        let value = try await body(server)
-        await server.stop()
-        return value
-    } catch {
-        await server.stop()
-        throw error
-    }
+    try await HTTPTestServer.with(tls: tls ? try await HTTPTestCertificate.shared() : nil, body)
 }
 
 /// A loopback port nothing listens on (bound once, then released).

@@ -43,6 +43,23 @@ struct HTTPTests {
         }
     }
 
+    @Test("user:password in the URL is sent as Basic credentials (as curl does), unless the call sets authorization")
+    func credentialsInURL() async throws {
+        try await withHTTPServer { server in
+            let url = server.url("/echo").replacingOccurrences(of: "http://", with: "http://bob:s%20cret@")
+            let o = await runFlow(script("""
+                local a = http.get("\(url)").json().headers
+                local b = http.get("\(url)", { headers = { Authorization = "Bearer t" } }).json().headers
+                local ok, err = pcall(http.get, "\(url.replacingOccurrences(of: "/echo", with: "/hang"))", { timeout = "50ms" })
+                return { a = a.authorization, b = b.authorization, message = err.message }
+                """))
+            // "bob:s cret" in base64
+            #expect(o.value?["a"] == "Basic Ym9iOnMgY3JldA==" && o.value?["b"] == "Bearer t", "\(o.value ?? .null) \(o.errorMessage)")
+            // the password never shows in messages
+            #expect(o.value?["message"]?.string?.contains("cret") == false, "\(o.value ?? .null)")
+        }
+    }
+
     @Test("response headers: lower-case names, repeats joined with ', ', every value in header_list")
     func responseHeaders() async throws {
         try await withHTTPServer { server in

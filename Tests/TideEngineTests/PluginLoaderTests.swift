@@ -97,6 +97,51 @@ struct PluginLoaderTests {
         }
     }
 
+    @Test("plugins.json: an entry that is not an object fails its plugin's setup, naming the entry")
+    func settingsEntryNotAnObject() async throws {
+        try await withHome([
+            "plugins/conf.lua": "return { setup = function(c) end }",
+            "plugins/list.lua": "return { setup = function(c) end }",
+            "plugins.json": #"{"conf": "https://example.com/hook", "list": [1]}"#,
+        ]) { home in
+            let report = PluginLoader.validate(plugins: home + "/plugins")
+            let messages = Dictionary(uniqueKeysWithValues: report.problems.map { ($0.file, $0.message) })
+            #expect(messages["plugins/conf.lua"]?.contains("plugins.json: the entry for 'conf' must be an object of settings") == true, "\(messages)")
+            #expect(messages["plugins/conf.lua"]?.hasSuffix("not a string") == true, "\(messages)")
+            #expect(messages["plugins/list.lua"]?.hasSuffix("not a list") == true, "\(messages)")
+        }
+    }
+
+    @Test("setup errors read file:line first, then what failed")
+    func setupErrorFileFirst() async throws {
+        try await withHome([
+            "plugins/strict.lua": "return { setup = function(c)\n  error('no url')\nend }",
+            "plugins/quiet.lua": "return { setup = function(c) error({}) end }",
+        ]) { home in
+            let report = PluginLoader.validate(plugins: home + "/plugins")
+            let messages = Dictionary(uniqueKeysWithValues: report.problems.map { ($0.file, $0.message) })
+            #expect(messages["plugins/strict.lua"] == "plugins/strict.lua:2: setup(config) failed: no url", "\(messages)")
+            #expect(messages["plugins/quiet.lua"]?.hasPrefix("plugins/quiet.lua: setup(config) failed: ") == true, "\(messages)")
+        }
+    }
+
+    @Test("modules below the top level are compiled, not run: a syntax error is a problem of its module name")
+    func modulesCompiled() async throws {
+        try await withHome([
+            "plugins/lib/util.lua": "local M = {}\nM. = 1\nreturn M",
+            "plugins/lib/ok.lua": "error('runs only when required')",
+            "plugins/tool/init.lua": "return {}",
+            "plugins/tool/helpers/init.lua": "return {",
+            "plugins/.hidden/broken.lua": "return {",
+        ]) { home in
+            let report = PluginLoader.validate(plugins: home + "/plugins")
+            #expect(report.plugins.map(\.name) == ["tool"])
+            #expect(report.problems.map(\.file) == ["plugins/lib/util.lua", "plugins/tool/helpers/init.lua"], "\(report.problems)")
+            #expect(report.failed["lib.util"]?.hasPrefix("plugins/lib/util.lua:2:") == true, "\(report.failed)")
+            #expect(report.failed["tool.helpers"] != nil, "\(report.failed)")
+        }
+    }
+
     @Test("a run's own timeout, shorter than the load limit, still stops a plugin that loops at load")
     func runTimeoutStaysInCharge() async throws {
         try await withHome(["plugins/spin.lua": "while true do end"]) { home in

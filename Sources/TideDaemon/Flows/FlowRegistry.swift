@@ -95,6 +95,11 @@ public final class FlowRegistry: Sendable {
         listeners.withLock { $0.append(listener) }
     }
 
+    /// The plugins the last validation found failing, by name, with their errors.
+    public func failedPlugins() -> [String: String] {
+        state.withLock { $0.plugins.failed }
+    }
+
     /// The plugins that load and the ones that fail (`plugins.list`).
     public func pluginList() -> PluginsList {
         state.withLock { $0.plugins.list }

@@ -352,7 +352,7 @@ public actor RunManager: Service {
         ])))
         let request = RunRequest(
             script: launch.flow.script, flow: row.flow, payload: row.payload, runID: row.id, trigger: row.trigger,
-            scheduledAt: row.scheduledAt, event: row.event, plugins: plugins, keyValues: store,
+            scheduledAt: row.scheduledAt, event: row.event, plugins: plugins, failedPlugins: registry.failedPlugins(), keyValues: store,
             definition: launch.flow.definition)
         let outcome = await RunExecutor.execute(request, limits: limits, observer: launch.observer, cancellation: launch.cancellation)
         let status = RunStatus(rawValue: outcome.status.rawValue)!

@@ -35,7 +35,8 @@ final class HTTPBodyCollector: HTTPClientResponseDelegate, @unchecked Sendable {
         let status = head.status.code
         if !headRequest, status != 204, status != 304, let declared = head.headers.first(name: "content-length").flatMap(Int.init) {
             if declared > maxBody { return task.eventLoop.makeFailedFuture(tooLarge(declared: declared)) }
-            if declared > 0 { body = ByteBufferAllocator().buffer(capacity: declared) }
+            // reserved up to 1 MiB: a server's announcement alone does not make tide reserve the cap
+            if declared > 0 { body = ByteBufferAllocator().buffer(capacity: min(declared, 1 << 20)) }
         }
         return task.eventLoop.makeSucceededVoidFuture()
     }

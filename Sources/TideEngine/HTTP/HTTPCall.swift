@@ -27,7 +27,10 @@ struct HTTPCall: Sendable {
         method: String, url: String, headers: [(String, String)], body: [UInt8]?, timeout: Double, maxBody: Int,
         maxRedirects: Int, caFile: String?, insecure: Bool
     ) throws(HTTPFailure) {
-        let parsed = try Self.parse(url, method: method)
+        var parsed = try Self.parse(url, method: method)
+        let credentials = Self.credentials(of: parsed)
+        if let credentials { parsed = credentials.url }
+        let url = parsed.absoluteString  // for messages: without a password
         var tls: TLSConfiguration?
         if caFile != nil || insecure {
             var configuration = TLSConfiguration.makeClientConfiguration()
@@ -43,6 +46,9 @@ struct HTTPCall: Sendable {
         var fields = HTTPHeaders()
         fields.reserveCapacity(headers.count + 1)
         for (name, value) in headers { fields.add(name: name, value: value) }
+        if let credentials, !fields.contains(name: "authorization") {
+            fields.add(name: "authorization", value: credentials.authorization)
+        }
         do {
             request = try HTTPClient.Request(
                 url: parsed, method: HTTPMethod(rawValue: method), headers: fields, body: body.map { .bytes($0) },
@@ -73,6 +79,23 @@ struct HTTPCall: Sendable {
         }
         guard let url = URL(string: text) else { throw malformed("it is not a valid URL (spaces and some characters must be percent-encoded)") }
         guard let host = url.host, !host.isEmpty else { throw malformed("no host after \(scheme)://") }
+        if let port = url.port, !validPorts.contains(port) { throw malformed("port \(port) is out of range (1-65535)") }
         return url
+    }
+
+    /// TCP ports a URL may name.
+    static let validPorts = 1...65535
+
+    /// A URL's `user:password@`, as the Basic credentials that curl and browsers send, and the
+    /// URL without them (so they never show in messages or go further than the header).
+    static func credentials(of url: URL) -> (authorization: String, url: URL)? {
+        guard let user = url.user(percentEncoded: false), !user.isEmpty || url.password != nil,
+            var components = URLComponents(url: url, resolvingAgainstBaseURL: false)
+        else { return nil }
+        let password = url.password(percentEncoded: false) ?? ""
+        components.user = nil
+        components.password = nil
+        guard let bare = components.url else { return nil }
+        return ("Basic " + Data("\(user):\(password)".utf8).base64EncodedString(), bare)
     }
 }

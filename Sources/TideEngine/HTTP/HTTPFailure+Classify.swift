@@ -81,6 +81,9 @@ extension HTTPFailure {
         if text.contains("CERTIFICATE_VERIFY_FAILED") {
             return "TLS handshake failed: the server's certificate is not trusted (self-signed, expired, or issued by an unknown authority); to trust a private authority pass ca_file = \"/path/to/ca.pem\""
         }
+        if text.contains("WRONG_VERSION_NUMBER") {
+            return "TLS handshake with \(host) failed: the server did not answer in TLS (is this port plain http?)"
+        }
         return "TLS handshake with \(host) failed (\(text))"
     }
 }

@@ -34,6 +34,9 @@ enum HTTPRedirect {
         guard scheme == "http" || scheme == "https" else {
             return .failure(HTTPFailure(reason: .redirects, message: "redirected (\(status)) to \(location): unsupported scheme \"\(scheme)\""))
         }
+        if let port = target.port, !HTTPCall.validPorts.contains(port) {
+            return .failure(HTTPFailure(reason: .redirects, message: "redirected (\(status)) to \(location): port \(port) is out of range (1-65535)"))
+        }
         if url.scheme?.lowercased() == "https", scheme == "http" {
             return .failure(HTTPFailure(
                 reason: .redirects, message: "redirected (\(status)) from https to plain http (\(target.absoluteString)): not followed"))

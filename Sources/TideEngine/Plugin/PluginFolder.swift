@@ -122,6 +122,32 @@ public enum PluginFolder {
         return PluginCandidate(name: name.replacingOccurrences(of: "/", with: "."), files: ["plugins/" + relative])
     }
 
+    /// Every `.lua` file under `folder` below its top level (modules in namespaces and inside
+    /// plugins' folders), relative to the home (`plugins/a/b.lua`), sorted; hidden entries and
+    /// what lies under them are skipped.
+    public static func modules(_ folder: String) -> [String] {
+        let root = URL(fileURLWithPath: folder).resolvingSymlinksInPath().path  // plugins/ may be a link
+        guard let walker = FileManager.default.enumerator(atPath: root) else { return [] }
+        var out: [String] = []
+        while let item = walker.nextObject() as? String {
+            let parts = item.split(separator: "/")
+            if parts.last?.hasPrefix(".") == true {
+                walker.skipDescendants()
+                continue
+            }
+            if parts.count > 1, item.hasSuffix(".lua") { out.append("plugins/" + item) }
+        }
+        return out.sorted()
+    }
+
+    /// The name `require` loads `file` (`plugins/a/b.lua`, `plugins/a/b/init.lua`) by: `a.b`.
+    public static func moduleName(ofFile file: String) -> String? {
+        guard file.hasPrefix("plugins/"), file.hasSuffix(".lua") else { return nil }
+        var path = file.dropFirst("plugins/".count).dropLast(4)
+        if path.hasSuffix("/init") { path = path.dropLast(5) }
+        return path.isEmpty ? nil : path.replacingOccurrences(of: "/", with: ".")
+    }
+
     private static func baseName(_ entry: String) -> String {
         for suffix in [".lua", ".so"] where entry.hasSuffix(suffix) { return String(entry.dropLast(suffix.count)) }
         return entry

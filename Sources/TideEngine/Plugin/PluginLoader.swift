@@ -82,6 +82,11 @@ public enum PluginLoader {
                 report.problems.append(PluginProblem(file: candidate.files[0], message: message, name: candidate.name))
             }
         }
+        let listed = Set(candidates.flatMap(\.files) + misnamed.map(\.file))
+        let modules = PluginFolder.modules(plugins).filter { !listed.contains($0) }
+        if !modules.isEmpty {
+            report.problems += moduleProblems(plugins: plugins, files: modules, limits: limits)
+        }
         if report.hasSettings {
             let names = candidates.map(\.name) + misnamed.compactMap(\.name)
             for message in settingsProblems(plugins: plugins, names: names, limits: limits) {
@@ -89,6 +94,27 @@ public enum PluginLoader {
             }
         }
         return report
+    }
+
+    /// Syntax errors of modules that are not plugins of their own (`plugins/a/b.lua`, required
+    /// as `a.b`), compiled without running them: what they do when they run is the requiring
+    /// flow's business, but a file that cannot compile is listed like a failing plugin.
+    static func moduleProblems(plugins: String, files: [String], limits: EngineLimits) -> [PluginProblem] {
+        struct Problem: Decodable { var file: String; var message: String }
+        do {
+            let scheduler = try Scheduler(memoryLimit: limits.memory, clock: SystemClock(), observer: NullObserver())
+            try scheduler.prepare(plugins: plugins, limits: limits)
+            let vm: LuaVM = scheduler.vm
+            try vm.call("__tide_plugin_compile", argument: "[" + files.map(jsonString).joined(separator: ",") + "]", results: 1)
+            let text = vm.main.string(at: -1) ?? "[]"
+            vm.main.settop(0)
+            let problems = (try? JSONDecoder().decode([Problem].self, from: Data(text.utf8))) ?? []
+            return problems.map { p in
+                PluginProblem(file: p.file, message: p.message, name: PluginFolder.moduleName(ofFile: p.file))
+            }
+        } catch {
+            return [PluginProblem(file: "plugins/", message: "plugins/: modules could not be checked: \(error)")]
+        }
     }
 
     /// Problems of `plugins.json`: unreadable, not an object, or an entry for no plugin.

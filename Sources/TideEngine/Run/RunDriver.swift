@@ -45,7 +45,9 @@ final class RunDriver {
             scheduler.launcher = launcher
             scheduler.http = HTTPRequester(mailbox: mailbox)
             scheduler.captureLimit = limits.captureLimit
-            definitions = try scheduler.load(request.script, plugins: request.plugins, limits: limits, describe: request.definition == nil)
+            definitions = try scheduler.load(
+                request.script, plugins: request.plugins, failedPlugins: request.failedPlugins, limits: limits,
+                describe: request.definition == nil)
         } catch {
             return failed(error.code == .load ? "load" : "internal", error.message)
         }

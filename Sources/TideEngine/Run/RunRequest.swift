@@ -17,6 +17,10 @@ public struct RunRequest: Sendable {
     public var event: String?
     /// The home's `plugins/` folder, put on the module path.
     public var plugins: String?
+    /// Plugins the daemon's last validation found failing (name: error): `require` refuses them
+    /// at once with that error instead of loading them again (a plugin that loops at load would
+    /// cost every run the whole load limit).
+    public var failedPlugins: [String: String]
     /// Where `kv.*` keeps values; nil keeps them in memory for this run only.
     public var keyValues: KeyValueStore?
     /// The flow's definition, when the caller loaded this very script before (the daemon):
@@ -25,7 +29,7 @@ public struct RunRequest: Sendable {
 
     /// Creates a request.
     public init(script: FlowScript, flow: String? = nil, payload: String? = nil, runID: String, trigger: String = "manual",
-                scheduledAt: String? = nil, event: String? = nil, plugins: String? = nil,
+                scheduledAt: String? = nil, event: String? = nil, plugins: String? = nil, failedPlugins: [String: String] = [:],
                 keyValues: KeyValueStore? = nil, definition: FlowDefinition? = nil) {
         self.script = script
         self.flow = flow
@@ -35,6 +39,7 @@ public struct RunRequest: Sendable {
         self.scheduledAt = scheduledAt
         self.event = event
         self.plugins = plugins
+        self.failedPlugins = failedPlugins
         self.keyValues = keyValues
         self.definition = definition
     }

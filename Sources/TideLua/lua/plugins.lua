@@ -90,6 +90,10 @@ return function(T)
     if P.settings_error then error(P.settings_error, 0) end
     local entry = P.settings and rawget(P.settings, name) or nil
     if entry == nil or entry == json.null then return setmetatable({}, json.object_mt) end
+    if type(entry) ~= "table" or getmetatable(entry) == json.array_mt then
+      error(format("plugins.json: the entry for '%s' must be an object of settings, such as {\"url\": \"...\"}, not %s",
+        name, type(entry) == "table" and "a list" or "a " .. type(entry)), 0)
+    end
     return entry
   end
 
@@ -140,8 +144,10 @@ return function(T)
               local done, e = pcall(setup, config)
               if not done then
                 local msg = message_of(e)
-                if ssub(msg, 1, #file + 1) == file .. ":" then error("setup(config) failed: " .. msg, 0) end
-                error(format("%s: setup(config) failed: %s", file, msg), 0)
+                -- file first, with the line when the error is the plugin's own
+                local at = smatch(msg, "^" .. gsub(file, "%p", "%%%0") .. ":%d+: ") or file .. ": "
+                if ssub(msg, 1, #at) == at then msg = ssub(msg, #at + 1) end
+                error(at .. "setup(config) failed: " .. msg, 0)
               end
             end
           end
@@ -211,6 +217,16 @@ return function(T)
       error(where() .. format("plugin '%s' is ambiguous: %s %s exist (remove all but one)", name, quoted_list(found), #found == 2 and "both" or "all"), 0)
     end
     local file = found[1]
+    local root = smatch(name, "^([^.]+)%.")
+    if file == nil and root and readable(P.folder .. "/" .. root .. ".so") then
+      -- Lua's all-in-one loader: a C library holds submodules too (cjson.so has cjson.safe)
+      local lib = display(root .. ".so")
+      return loader(name, lib, "c", function()
+        local f, err = open_c(name, P.folder .. "/" .. root .. ".so")
+        if not f then error(format("%s has no submodule '%s' (%s)", lib, name, err), 0) end
+        return f(name, lib)
+      end), lib
+    end
     if file == nil then
       local lines = {}
       for i, f in ipairs(forms) do lines[i] = format("no file '%s'", display(f)) end
@@ -307,6 +323,25 @@ return function(T)
     pcall(settings_for, name)  -- read by setup already, or now (its errors are check_settings')
     info.configured = P.settings and rawget(P.settings, name) ~= nil or false
     return json.encode(info)
+  end
+
+  -- Compiles modules that are not plugins of their own (plugins/a/b.lua, required as "a.b"),
+  -- without running them: a JSON array of files relative to the home in, a JSON array of
+  -- {file, message} out for the ones that do not compile ("plugins/a/b.lua:3: ...").
+  function M.compile(files_json)
+    local errors = setmetatable({}, json.array_mt)
+    for _, file in ipairs(json.decode(files_json)) do
+      local fh, err = io_open(P.folder .. "/" .. ssub(file, #"plugins/" + 1), "rb")
+      if fh then
+        local source = fh:read("a")
+        fh:close()
+        local chunk, serr = raw_load(source, "@" .. file, "t")
+        if not chunk then errors[#errors + 1] = setmetatable({ file = file, message = serr }, json.object_mt) end
+      else
+        errors[#errors + 1] = setmetatable({ file = file, message = relative(err) }, json.object_mt)
+      end
+    end
+    return json.encode(errors)
   end
 
   -- Checks plugins.json against the plugins that exist (a JSON array of names); returns a JSON

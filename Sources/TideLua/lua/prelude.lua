@@ -822,6 +822,8 @@ local function http_perform(fname, n, spec)
   if spec.max_body ~= nil then
     max_body = parse_size(spec.max_body)
     if not max_body then argerror(n, fname, "option 'max_body': size expected (bytes, or \"64m\"), got " .. describe_bad(spec.max_body)) end
+    -- a response body is held in one buffer, which holds less than 4 GiB
+    if max_body >= 4294967296 then argerror(n, fname, "option 'max_body': at most 4095m (a body is held in memory)") end
   end
   local redirects, follow = HTTP_REDIRECTS, spec.follow_redirects
   if follow == false then
@@ -832,8 +834,15 @@ local function http_perform(fname, n, spec)
   if spec.ca_file ~= nil and type(spec.ca_file) ~= "string" then
     argerror(n, fname, "option 'ca_file': string expected, got " .. typename(spec.ca_file, true))
   end
+  -- a string such as "false" from env() must not turn certificate checks off
+  for _, name in ipairs({ "insecure", "check" }) do
+    if spec[name] ~= nil and type(spec[name]) ~= "boolean" then
+      argerror(n, fname, "option '" .. name .. "': boolean expected, got " .. typename(spec[name], true))
+    end
+  end
   local status, hdrs, rbody, final, reason, message = H.http(method, url, concat(parts, "\0"), body, timeout,
-    max_body, redirects, spec.ca_file, spec.insecure and true or false)
+    max_body, redirects, spec.ca_file, spec.insecure == true)
+  url = (url:gsub("^(%a[%w+.%-]*://)[^/?#@]*@", "%1"))  -- user:password@ went as a header; never shown
   if status == nil then
     local fields = { reason = reason, url = url, method = method }
     if reason == "timeout" then
@@ -1377,6 +1386,8 @@ end
 __tide_plugin_describe = plugins.describe
 -- Errors of plugins.json, given the names of the plugins that exist (JSON arrays).
 __tide_plugin_settings = plugins.check_settings
+-- Syntax errors of modules inside plugins/ that are not plugins of their own (JSON arrays).
+__tide_plugin_compile = plugins.compile
 
 ---------------------------------------------------------------- globals
 
