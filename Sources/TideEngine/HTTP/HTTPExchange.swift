@@ -85,7 +85,8 @@ final class HTTPExchange: Sendable {
                 let message = "\(call.method) \(call.url): too many redirects (more than \(call.maxRedirects); the last one led to \(request.url.absoluteString)); raise follow_redirects to allow more"
                 finish(.failure(HTTPFailure(reason: .redirects, message: message)))
             case .follow:
-                guard case .success(let hop)? = next else { return }
+                // received(redirect:) follows only when told of a hop: returning here would leave the task waiting
+                guard case .success(let hop)? = next else { preconditionFailure("a redirect followed without a hop") }
                 do {
                     let nextRequest = try HTTPClient.Request(
                         url: hop.url, method: hop.method, headers: hop.headers, body: hop.keepsBody ? request.body : nil,
