@@ -77,6 +77,36 @@ flow {
     local snaps = rotate.prune(d .. "/snap-*", { keep_last = 1, directories = true })
     eq(snaps.deleted, { d .. "/snap-1", d .. "/snap-2" }, "folders deleted")
     eq(files.glob(d .. "/snap-*"), { d .. "/snap-0" }, "one folder left")
+
+    -- nested matches (directories and **): rm -rf of a folder never takes a kept match with it
+    local function touch(rel, t, dir)
+      local p = d .. "/" .. rel
+      exec({ "mkdir", "-p", "--", dir and p or p:match("^(.*)/") })
+      if not dir then files.write(p, rel, { sync = false }) end
+      exec({ "touch", "-d", "@" .. t, "--", p })
+    end
+    touch("bk/2025/new.tar", noon)                  -- the newest file, in an old folder
+    touch("bk/2025", noon - 9 * 86400, true)
+    touch("bk/a.tar", noon - 86400)
+    local nested = rotate.prune(d .. "/bk/**", { keep_last = 1, directories = true })
+    eq(nested.kept, { d .. "/bk/2025/new.tar", d .. "/bk/2025" }, "a folder that holds the newest is kept")
+    eq(nested.deleted, { d .. "/bk/a.tar" }, "only the old file is deleted")
+    eq(files.exists(d .. "/bk/2025/new.tar"), true, "the newest backup survives")
+    -- a dropped folder deleted before the dropped files in it: they went with it, no error
+    touch("bk2/new.tar", noon)
+    touch("bk2/old/x.tar", noon - 3 * 86400)
+    touch("bk2/old/y.tar", noon - 4 * 86400)
+    touch("bk2/old", noon - 2 * 86400, true)
+    local gone = rotate.prune(d .. "/bk2/**", { keep_last = 1, directories = true })
+    eq(gone.deleted, { d .. "/bk2/old", d .. "/bk2/old/x.tar", d .. "/bk2/old/y.tar" }, "a folder and what it held")
+    eq(files.glob(d .. "/bk2/**"), { d .. "/bk2/new.tar" }, "what is left of bk2")
+    -- a folder the policy keeps is kept whole, even its files the policy would drop
+    touch("bk3/snap/old.tar", noon - 5 * 86400)
+    touch("bk3/snap", noon, true)
+    touch("bk3/older.tar", noon - 6 * 86400)
+    local whole = rotate.prune(d .. "/bk3/**", { keep_last = 1, directories = true })
+    eq(whole.kept, { d .. "/bk3/snap", d .. "/bk3/snap/old.tar" }, "a kept folder keeps its contents")
+    eq(whole.deleted, { d .. "/bk3/older.tar" }, "the rest goes")
     return "ok"
   end,
 }
