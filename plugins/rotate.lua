@@ -52,8 +52,9 @@ local function check_policy(policy, fname)
       error(format("rotate.%s: unknown option '%s' (keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly, keep_yearly, keep_within, dry_run, directories)", fname, tostring(k)), 3)
     end
     if k == "keep_within" then
-      if not seconds(v) then error(format("rotate.%s: keep_within must be a duration such as \"30d\"", fname), 3) end
-      keeps = true
+      local s = seconds(v)
+      if not s or s ~= s or s < 0 then error(format("rotate.%s: keep_within must be a duration such as \"30d\"", fname), 3) end
+      if s > 0 then keeps = true end  -- "0s" keeps nothing, as keep_last = 0 does
     elseif k:sub(1, 5) == "keep_" then
       if math.type(v) ~= "integer" or v < 0 then error(format("rotate.%s: %s must be an integer >= 0", fname, k), 3) end
       if v > 0 then keeps = true end
@@ -70,13 +71,13 @@ local function newer(a, b)
   return tostring(a.path) > tostring(b.path)
 end
 
---- plan(entries, policy [, now]): which entries to keep and which to drop, with no I/O.
+--- plan(entries, policy): which entries to keep and which to drop, with no I/O.
 -- entries: a list of {path, mtime} (mtime in seconds since the epoch). Returns keep, drop: two
 -- lists, newest first; each kept entry gets `reasons` (e.g. {"last", "daily"}). The newest entry
--- is always kept.
-function rotate.plan(entries, policy, at)
+-- is always kept. keep_within counts back from the newest entry, not from now (as restic's
+-- forget does): when backups stop being made, the last ones do not age out.
+function rotate.plan(entries, policy)
   check_policy(policy, "plan")
-  at = at or now()
   local sorted = {}
   for i, e in ipairs(entries) do
     if type(e) ~= "table" or type(e.mtime) ~= "number" then error(format("rotate.plan: entry %d needs a numeric mtime", i), 2) end
@@ -91,7 +92,7 @@ function rotate.plan(entries, policy, at)
     local reasons = {}
     if i == 1 then reasons[#reasons + 1] = "newest" end
     if i <= (policy.keep_last or 0) then reasons[#reasons + 1] = "last" end
-    if within and e.mtime >= at - within then reasons[#reasons + 1] = "within" end
+    if within and e.mtime >= sorted[1].mtime - within then reasons[#reasons + 1] = "within" end
     for _, b in ipairs(BUCKETS) do
       if left[b.key] > 0 then
         local bucket = os.date(b.fmt, math.floor(e.mtime))
@@ -132,7 +133,7 @@ end
 --- prune(pattern, policy): applies a policy to the files matching a glob (files.glob syntax)
 -- by their modification times, and deletes the ones it drops. policy: keep_last, keep_hourly,
 -- keep_daily, keep_weekly, keep_monthly, keep_yearly (counts), keep_within (a duration: keep
--- everything newer), dry_run (delete nothing), directories (rotate folders too, deleted with
+-- everything within it of the newest match), dry_run (delete nothing), directories (rotate folders too, deleted with
 -- rm -rf; by default only files match).
 -- When matches nest (directories and a `**` pattern), nothing kept is deleted with a folder:
 -- a folder that holds a kept match is kept ("contains_kept"), and so is what a kept folder

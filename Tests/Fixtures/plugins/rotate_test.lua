@@ -24,33 +24,41 @@ flow {
     local entries = {}
     for i = 0, 39 do entries[#entries + 1] = { path = "b" .. i, mtime = noon - i * 86400 } end
 
-    local keep, drop = rotate.plan(entries, { keep_last = 2 }, noon)
+    local keep, drop = rotate.plan(entries, { keep_last = 2 })
     eq(paths(keep), { "b0", "b1" }, "keep_last")
     eq(#drop, 38, "dropped")
     eq(keep[1].reasons, { "newest", "last" }, "reasons")
 
-    keep = rotate.plan(entries, { keep_daily = 3, keep_weekly = 3 }, noon)
+    keep = rotate.plan(entries, { keep_daily = 3, keep_weekly = 3 })
     -- weeks start on Monday (ISO): Wed 20, Sun 17, Sun 10 are the newest of their weeks
     eq(paths(keep), { "b0", "b1", "b2", "b3", "b10" }, "daily + weekly")
 
-    keep = rotate.plan(entries, { keep_monthly = 2 }, noon)
+    keep = rotate.plan(entries, { keep_monthly = 2 })
     eq(paths(keep), { "b0", "b20" }, "monthly: the newest of March, then of February (Feb 29)")
 
-    keep = rotate.plan(entries, { keep_within = "3d" }, noon)
-    eq(paths(keep), { "b0", "b1", "b2", "b3" }, "keep_within")
+    keep = rotate.plan(entries, { keep_within = "3d" })
+    eq(paths(keep), { "b0", "b1", "b2", "b3" }, "keep_within, counted back from the newest backup")
+    eq(keep[2].reasons, { "within" }, "within reason")
+    -- backups that stopped two years ago (these are from 2024) do not age out: as restic's forget,
+    -- keep_within counts from the newest backup, not from now
+    eq(#rotate.plan(entries, { keep_within = "10d" }), 11, "keep_within when backups stopped")
 
     -- several backups in one day count once for keep_daily
     local sameday = { { path = "x3", mtime = noon + 3 }, { path = "x2", mtime = noon + 2 }, { path = "y", mtime = noon - 86400 } }
-    eq(paths((rotate.plan(sameday, { keep_daily = 2 }, noon))), { "x3", "y" }, "one per day")
+    eq(paths((rotate.plan(sameday, { keep_daily = 2 }))), { "x3", "y" }, "one per day")
 
     -- the newest is kept even when the policy would drop it
-    eq(paths((rotate.plan(entries, { keep_within = "1s" }, noon + 86400 * 10))), { "b0" }, "newest always kept")
+    eq(paths((rotate.plan(entries, { keep_last = 0, keep_within = "1s" }))), { "b0" }, "newest always kept")
 
     -- bad policies are refused before anything is deleted
-    for _, bad in ipairs({ {}, { keep_last = 0 }, { keep_daily = -1 }, { keep_lats = 3 }, { keep_within = "soon" } }) do
-      local ok = pcall(rotate.plan, entries, bad, noon)
+    for _, bad in ipairs({ {}, { keep_last = 0 }, { keep_daily = -1 }, { keep_lats = 3 }, { keep_within = "soon" },
+                           { keep_within = 0 }, { keep_within = "0s" }, { keep_within = "0s", keep_daily = 0 },
+                           { keep_within = -86400 } }) do
+      local ok, err = pcall(rotate.plan, entries, bad)
       assert(not ok, "policy accepted: " .. json.encode(bad))
+      assert(tostring(err):find("rotate.plan: ", 1, true), "a clear error: " .. tostring(err))
     end
+    eq(#rotate.plan(entries, { keep_within = "0s", keep_last = 2 }), 2, "keep_within 0 beside a count is fine")
 
     -- prune on real files: dry run first, then for real
     for i = 0, 5 do
