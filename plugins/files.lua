@@ -8,8 +8,9 @@
 --   files.wait_for("/srv/incoming/export.csv", { timeout = "2h", stable = "10s" })
 --
 -- Relative paths are relative to the directory tide runs in (the daemon's may be anything):
--- give absolute paths in flows the daemon runs. Commands used: find, chmod, sync and the
--- coreutils checksum tools (sha256sum, ...), run without a shell.
+-- give absolute paths in flows the daemon runs. Commands used: find, chmod, sync, mkdir and
+-- the coreutils checksum tools (sha256sum, ...), run without a shell, and one fixed sh script
+-- (write's temporary file); paths are always arguments of their own, never command text.
 
 local files = {
   name = "files",
@@ -186,12 +187,14 @@ end
 
 ---------------------------------------------------------------- reading and writing
 
---- exists(path): true when something is there (a file, a folder, ...).
+local EACCES = 13
+
+--- exists(path): true when something is there (a file, a folder, ...), readable or not.
 function files.exists(path)
   expect_string(path, 1, "exists")
-  local f = io.open(path, "rb")
+  local f, _, code = io.open(path, "rb")
   if f then f:close() return true end
-  return false
+  return code == EACCES  -- there, but not ours to read (write still copies its mode)
 end
 
 --- size(path): the size of a file in bytes, or nil when there is none.
@@ -219,8 +222,9 @@ local WRITE_OPTS = { mode = true, mkdir = true, sync = true }
 --- write(path, content [, opts]): replaces a file atomically: the content goes to a hidden
 -- temporary file in the same folder, which is flushed to disk and renamed over `path`, so a
 -- reader (or a crash) sees the old file or the new one, never half of one.
--- opts: mode ("0600"; default: the old file's mode, else the umask's), mkdir (create the
--- folder), sync (default true: fsync the file and the folder; false skips both).
+-- opts: mode ("0600"; default: the old file's mode, else the umask's; set before any content
+-- is written), mkdir (create the folder), sync (default true: fsync the file and the folder;
+-- false skips both).
 function files.write(path, content, opts)
   expect_string(path, 1, "write")
   if type(content) == "number" then content = tostring(content) end
@@ -239,16 +243,22 @@ function files.write(path, content, opts)
   local tmp = format("%s/.%s.tide-%08x%08x", dir, base, math.random(0, 0x7fffffff), math.random(0, 0x7fffffff))
   local renamed = false
   local cleanup <close> = setmetatable({}, { __close = function() if not renamed then os.remove(tmp) end end })
+  -- The mode is set while the file is still empty: a secret written into a file the umask
+  -- made world-readable could be read (or an open descriptor kept) before a later chmod.
+  -- So: create it empty, private and new (set -C: never through a planted link), give it its
+  -- mode, and only then write (opening with "wb" truncates and keeps the mode).
+  local mode = opts.mode or (files.exists(path) and "--reference=" .. path) or nil
+  if mode then
+    local made = exec({ "sh", "-c", 'set -C && umask 077 && : > "$1" && chmod "$2" -- "$1"', "sh", tmp, mode }, { check = false })
+    if made.status ~= 0 then
+      error(format("files.write: cannot write in %s: %s", dir, (made.stderr:gsub("%s+$", ""))), 2)
+    end
+  end
   local f, err = io.open(tmp, "wb")
   if not f then error(format("files.write: cannot write in %s: %s", dir, err), 2) end
   local ok, werr = f:write(content)
   local closed, cerr = f:close()
   if not ok or not closed then error(format("files.write: writing %s failed: %s", path, tostring(werr or cerr)), 2) end
-  if opts.mode then
-    exec({ "chmod", opts.mode, "--", tmp })
-  elseif files.exists(path) then
-    exec({ "chmod", "--reference=" .. path, "--", tmp })
-  end
   if opts.sync ~= false then exec({ "sync", "--", tmp }) end
   local moved, merr = os.rename(tmp, path)
   if not moved then error("files.write: " .. tostring(merr), 2) end

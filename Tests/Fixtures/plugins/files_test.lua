@@ -7,6 +7,8 @@ local function eq(got, want, what)
   if g ~= w then error(string.format("%s: got %s, want %s", what, g, w), 2) end
 end
 
+local function mode_of(path) return (exec({ "stat", "-c", "%a", "--", path }).stdout:gsub("\n$", "")) end
+
 flow {
   name = "files-test",
   timeout = "60s",
@@ -39,9 +41,42 @@ flow {
     files.write(target, json.encode({ n = 1 }), { mode = "0640" })
     files.write(target, json.encode({ n = 2 }))
     eq(json.decode(files.read(target)), { n = 2 }, "read back")
-    eq(sh("stat -c %a " .. target).stdout, "640\n", "the old file's mode is kept")
+    eq(mode_of(target), "640", "the old file's mode is kept")
     eq(#files.glob(d .. "/.state.json*", { hidden = true }), 0, "no temporary file left")
+    -- a secret is never readable by others while it is written: the temporary file gets its mode
+    -- while still empty. Every command write runs is a moment to look at the temporary file.
+    local function watch_write(path, content, opts)
+      local real, seen = exec, {}
+      exec = function(argv, o)
+        local dir, base = path:match("^(.*)/([^/]+)$")
+        local r = real({ "find", dir, "-maxdepth", "1", "-name", "." .. base .. ".tide-*", "-printf", "%m %s\n" })
+        for line in r.stdout:gmatch("[^\n]+") do seen[#seen + 1] = line end
+        return real(argv, o)
+      end
+      local ok, err = pcall(files.write, path, content, opts)
+      exec = real
+      assert(ok, tostring(err))
+      return seen
+    end
+    local secret = "TOKEN=" .. string.rep("s", 100)
+    for _, opts in ipairs({ { mode = "0600" }, {} }) do  -- the mode given, then the old file's mode kept
+      local seen = watch_write(d .. "/secret.env", secret, opts)
+      assert(#seen > 0, "the temporary file was never seen")
+      for _, s in ipairs(seen) do
+        local mode, size = s:match("^(%d+) (%d+)$")
+        assert(size == "0" or mode == "600", "the secret was written into a file of mode " .. mode .. " (" .. json.encode(opts) .. ")")
+      end
+      eq(mode_of(d .. "/secret.env"), "600", "the secret's mode")
+    end
+    files.write(d .. "/public.txt", "x", { mode = "0644" })
+    eq(mode_of(d .. "/public.txt"), "644", "a wider mode is set too")
+    exec({ "chmod", "0000", "--", d .. "/public.txt" })
+    eq(files.exists(d .. "/public.txt"), true, "a file we may not read exists")
+    files.write(d .. "/public.txt", "y")
+    eq(mode_of(d .. "/public.txt"), "0", "an unreadable file's mode is kept")
     local ok, err = pcall(files.write, d .. "/no/such/folder/x", "y")
+    assert(not ok and tostring(err):find("cannot write in"), "write into a missing folder: " .. tostring(err))
+    ok, err = pcall(files.write, d .. "/no/such/folder/x", "y", { mode = "0600" })
     assert(not ok and tostring(err):find("cannot write in"), "write into a missing folder: " .. tostring(err))
     files.write(d .. "/new/folder/x", "y", { mkdir = true })
     eq(files.read(d .. "/new/folder/x"), "y", "mkdir")
