@@ -20,8 +20,8 @@ local files = {
 
 local format, concat, sort = string.format, table.concat, table.sort
 
-local function argerror(n, fname, msg)
-  error(format("bad argument #%d to 'files.%s' (%s)", n, fname, msg), 3)
+local function argerror(n, fname, msg, level)
+  error(format("bad argument #%d to 'files.%s' (%s)", n, fname, msg), level or 3)
 end
 
 local function expect_string(v, n, fname)
@@ -49,7 +49,8 @@ end
 
 ---------------------------------------------------------------- globbing
 
--- A Lua pattern for one segment of a glob: * ? [abc] [!abc] [a-z].
+-- A Lua pattern for one segment of a glob: * ? [abc] [!abc] [a-z]; or nil and why not.
+-- As in the shell, a ']' first in a set is one of its characters: []a] and [!]a].
 local function segment_pattern(glob)
   local out, i = { "^" }, 1
   while i <= #glob do
@@ -58,12 +59,15 @@ local function segment_pattern(glob)
       out[#out + 1] = ".*"
     elseif c == "?" then
       out[#out + 1] = "."
-    elseif c == "[" and glob:find("]", i + 2, true) then
-      local close = glob:find("]", i + 2, true)
-      local set = glob:sub(i + 1, close - 1)
-      local negate = set:sub(1, 1) == "!" or set:sub(1, 1) == "^"
-      if negate then set = set:sub(2) end
-      set = set:gsub("[%%%]%^]", "%%%0")
+    elseif c == "[" then
+      local first = i + 1
+      local negate = glob:sub(first, first) == "!" or glob:sub(first, first) == "^"
+      if negate then first = first + 1 end
+      local close = glob:find("]", first + 1, true)
+      if not close then
+        return nil, format("unclosed '[' in %q: a set is [abc], [!abc] or [a-z]; [[] matches a '['", glob)
+      end
+      local set = glob:sub(first, close - 1):gsub("[%%%]%^]", "%%%0")
       out[#out + 1] = "[" .. (negate and "^" or "") .. set .. "]"
       i = close
     else
@@ -72,7 +76,9 @@ local function segment_pattern(glob)
     i = i + 1
   end
   out[#out + 1] = "$"
-  return concat(out)
+  local lua = concat(out)
+  if not pcall(string.find, "", lua) then return nil, format("%q is not a pattern files can match", glob) end
+  return lua
 end
 
 local function has_magic(s) return s:find("[*?[]") ~= nil end
@@ -109,27 +115,33 @@ end
 local TYPES = { f = "file", d = "dir", l = "link" }
 local LIST_OPTS = { type = true, hidden = true }
 
---- list(pattern [, opts]): the paths matching a glob, each as {path, type, size, mtime},
--- sorted by path. `*`, `?` and `[...]` match within one folder level, `**` any number of levels.
--- Names starting with "." only match a pattern that starts with "." unless opts.hidden.
--- opts.type = "file" or "dir" keeps only those.
-function files.list(pattern, opts)
-  expect_string(pattern, 1, "list")
+-- list and glob (fname): raises for the caller of files.list or files.glob (level 4).
+local function listing(pattern, opts, fname)
+  expect_string(pattern, 1, fname)
   opts = opts or {}
+  if type(opts) ~= "table" then argerror(2, fname, "table expected, got " .. type(opts), 4) end
   for k in pairs(opts) do
-    if not LIST_OPTS[k] then argerror(2, "list", format("unknown option '%s' (options: type, hidden)", tostring(k))) end
+    if not LIST_OPTS[k] then argerror(2, fname, format("unknown option '%s' (options: type, hidden)", tostring(k)), 4) end
   end
   if opts.type ~= nil and opts.type ~= "file" and opts.type ~= "dir" then
-    argerror(2, "list", "option 'type' must be \"file\" or \"dir\"")
+    argerror(2, fname, "option 'type' must be \"file\" or \"dir\"", 4)
   end
   local absolute = pattern:sub(1, 1) == "/"
+  local dirs_only = pattern:sub(-1) == "/"  -- "*/": folders only, as in the shell
+  if dirs_only and opts.type == "file" then
+    argerror(2, fname, format("%q ends in '/', so it matches folders only, and option 'type' is \"file\"", pattern), 4)
+  end
   local parts = split(pattern)
   local fixed, rest = {}, {}
   for _, part in ipairs(parts) do
     if #rest == 0 and not has_magic(part) then fixed[#fixed + 1] = part else rest[#rest + 1] = part end
   end
-  local root = (absolute and "/" or "") .. concat(fixed, "/")
-  if root == "" then root = "." end
+  -- A relative root starts with "./", so that find never takes it for an option ("-dash/*")
+  -- or an expression ("!x", "("); the "./" is taken off the paths again below.
+  local root
+  if absolute then root = "/" .. concat(fixed, "/")
+  elseif #fixed == 0 then root = "."
+  else root = "./" .. concat(fixed, "/") end
   local args = { "find", "-H", root, "-mindepth", "1" }
   if #rest == 0 then
     args = { "find", "-H", root, "-maxdepth", "0" }  -- no wildcard: the path itself, if it exists
@@ -138,7 +150,11 @@ function files.list(pattern, opts)
     local pats = {}
     for i, part in ipairs(rest) do
       if part == "**" then deep = true; pats[i] = { any = true }
-      else pats[i] = { lua = segment_pattern(part), dot = part:sub(1, 1) == "." } end
+      else
+        local lua, why = segment_pattern(part)
+        if not lua then argerror(1, fname, why, 4) end
+        pats[i] = { lua = lua, dot = part:sub(1, 1) == "." }
+      end
     end
     rest = pats
     if not deep then
@@ -149,6 +165,9 @@ function files.list(pattern, opts)
   if opts.type then
     args[#args + 1] = "-type"
     args[#args + 1] = opts.type == "file" and "f" or "d"
+  elseif dirs_only then
+    args[#args + 1] = "-xtype"  -- folders and links to folders, as the shell's */ gives
+    args[#args + 1] = "d"
   end
   local tmp <close> = temp_file()
   args[#args + 1] = "-fprintf"
@@ -168,7 +187,7 @@ function files.list(pattern, opts)
         ok = match(rest, 1, split(path:sub(#prefix + 1)), 1, opts.hidden)
       end
       if ok then
-        if not absolute and root == "." then path = path:gsub("^%./", "") end
+        if not absolute then path = path:gsub("^%./", "") end
         out[#out + 1] = { path = path, type = TYPES[kind] or "other", size = tonumber(size), mtime = tonumber(mtime) }
       end
     end
@@ -177,11 +196,20 @@ function files.list(pattern, opts)
   return setmetatable(out, json.array_mt)  -- [] in JSON even when empty
 end
 
+--- list(pattern [, opts]): the paths matching a glob, each as {path, type, size, mtime},
+-- sorted by path. `*`, `?` and `[...]` match within one folder level, `**` any number of levels.
+-- Names starting with "." only match a pattern that starts with "." unless opts.hidden.
+-- opts.type = "file" or "dir" keeps only those; a pattern that ends in "/" matches folders
+-- (and links to folders) only. A malformed pattern ("[!]x") is an argument error.
+function files.list(pattern, opts)
+  local out = listing(pattern, opts, "list")
+  return out
+end
+
 --- glob(pattern [, opts]): the paths matching a glob pattern, sorted (see list).
 function files.glob(pattern, opts)
-  expect_string(pattern, 1, "glob")
   local out = setmetatable({}, json.array_mt)
-  for i, e in ipairs(files.list(pattern, opts)) do out[i] = e.path end
+  for i, e in ipairs(listing(pattern, opts, "glob")) do out[i] = e.path end
   return out
 end
 
@@ -197,13 +225,23 @@ function files.exists(path)
   return code == EACCES  -- there, but not ours to read (write still copies its mode)
 end
 
---- size(path): the size of a file in bytes, or nil when there is none.
-function files.size(path)
-  expect_string(path, 1, "size")
+-- What is at path: "file" and its size, "dir", or nil (nothing, or nothing we may read).
+-- A folder opens as a file on Linux, with a nonsense size; reading it tells it apart.
+local function probe(path)
   local f = io.open(path, "rb")
   if not f then return nil end
+  local _, err = f:read(0)
+  if err then f:close() return "dir" end  -- EISDIR
   local size = f:seek("end")
   f:close()
+  return "file", size
+end
+
+--- size(path): the size of a file in bytes, or nil when there is none; raises for a folder.
+function files.size(path)
+  expect_string(path, 1, "size")
+  local kind, size = probe(path)
+  if kind == "dir" then error(format("files.size: %s is a folder, not a file", path), 2) end
   return size
 end
 
@@ -309,7 +347,9 @@ local WAIT_OPTS = { timeout = true, interval = true, stable = true, min_size = t
 -- tasks go on, and cancelling the run ends the wait). opts: timeout (default "10m"; then a
 -- `timeout` error), interval (default "1s"), stable (a duration the size must stay the same,
 -- for files still being written), min_size (bytes, default 0).
--- Returns {path, size, waited} (waited in seconds).
+-- Returns {path, type = "file", size, waited} (waited in seconds). A folder ends the wait as
+-- soon as it is there ({path, type = "dir", waited}); stable and min_size are for files, so
+-- with them a folder at `path` is an error.
 function files.wait_for(path, opts)
   expect_string(path, 1, "wait_for")
   opts = opts or {}
@@ -323,11 +363,16 @@ function files.wait_for(path, opts)
   local stable = opts.stable and seconds(opts.stable)
   if opts.stable ~= nil and not stable then argerror(2, "wait_for", "option 'stable': duration expected") end
   local min_size = opts.min_size or 0
+  if type(min_size) ~= "number" or min_size ~= min_size or min_size < 0 then
+    local got = type(min_size) == "string" and format("%q", min_size) or tostring(min_size)
+    argerror(2, "wait_for", "option 'min_size': a number of bytes expected, got " .. got)
+  end
   local started = now()
   local function poll()
     local last, since
     while true do
-      local size = files.size(path)
+      local kind, size = probe(path)
+      if kind == "dir" then return nil, kind end
       if size and size >= min_size then
         if not stable then return size end
         if size == last then
@@ -341,7 +386,7 @@ function files.wait_for(path, opts)
       sleep(interval)
     end
   end
-  local ok, size = pcall(timeout, limit, poll)
+  local ok, size, kind = pcall(timeout, limit, poll)
   if not ok then
     if type(size) == "table" and size.code == "timeout" then
       error({ code = "timeout", path = path,
@@ -349,7 +394,13 @@ function files.wait_for(path, opts)
     end
     error(size, 0)
   end
-  return { path = path, size = size, waited = now() - started }
+  if kind == "dir" then
+    if opts.stable ~= nil or opts.min_size ~= nil then
+      error(format("files.wait_for: %s is a folder: 'stable' and 'min_size' are for files", path), 2)
+    end
+    return { path = path, type = "dir", waited = now() - started }
+  end
+  return { path = path, type = "file", size = size, waited = now() - started }
 end
 
 return files

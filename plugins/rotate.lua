@@ -142,6 +142,9 @@ end
 function rotate.prune(pattern, policy)
   if type(pattern) ~= "string" or pattern == "" then error("rotate.prune: the first argument must be a glob pattern", 2) end
   check_policy(policy, "prune")
+  if pattern:sub(-1) == "/" and not policy.directories then
+    error(format("rotate.prune: %q matches folders only: set directories = true to rotate folders", pattern), 2)
+  end
   local entries = files.list(pattern, { type = not policy.directories and "file" or nil })
   local keep, drop = rotate.plan(entries, policy)
   -- rm -rf of a dropped folder must not take a kept match with it, nor a kept folder lose its contents

@@ -64,7 +64,7 @@ flow {
     for i = 0, 5 do
       local p = string.format("%s/db-%d.sql.gz", d, i)
       files.write(p, "dump " .. i, { sync = false })
-      sh(string.format("touch -d @%d %s", noon - i * 86400, p))
+      exec({ "touch", "-d", "@" .. (noon - i * 86400), "--", p })
     end
     files.write(d .. "/unrelated.txt", "keep me", { sync = false })
     local dry = rotate.prune(d .. "/db-*.sql.gz", { keep_last = 2, dry_run = true })
@@ -79,12 +79,16 @@ flow {
 
     -- folders only with directories = true
     for i = 0, 2 do
-      sh(string.format("mkdir -p %s/snap-%d/inner && touch -d @%d %s/snap-%d", d, i, noon - i * 86400, d, i))
+      exec({ "mkdir", "-p", "--", d .. "/snap-" .. i .. "/inner" })
+      exec({ "touch", "-d", "@" .. (noon - i * 86400), "--", d .. "/snap-" .. i })
     end
     eq(#rotate.prune(d .. "/snap-*", { keep_last = 1 }).deleted, 0, "folders are not rotated by default")
     local snaps = rotate.prune(d .. "/snap-*", { keep_last = 1, directories = true })
     eq(snaps.deleted, { d .. "/snap-1", d .. "/snap-2" }, "folders deleted")
     eq(files.glob(d .. "/snap-*"), { d .. "/snap-0" }, "one folder left")
+    local okf, ef = pcall(rotate.prune, d .. "/snap-*/", { keep_last = 1 })
+    assert(not okf and tostring(ef):find("set directories = true", 1, true), "folders only without directories: " .. tostring(ef))
+    eq(rotate.prune(d .. "/snap-*/", { keep_last = 1, directories = true }).kept, { d .. "/snap-0" }, "a pattern for folders")
 
     -- nested matches (directories and **): rm -rf of a folder never takes a kept match with it
     local function touch(rel, t, dir)
