@@ -60,7 +60,41 @@ function hc.request(url, kind, message)
            headers = { ["Content-Type"] = "text/plain; charset=utf-8" } }
 end
 
-local function host(url) return url:match("^%a[%w+.-]*://([^/?#]+)") or "?" end
+-- The host of a url (and its port), without user:password@ and without the secret path.
+local function host(url)
+  local authority = url:match("^%a[%w+.-]*://([^/?#]+)")
+  if not authority then return "?" end
+  return (authority:gsub("^.*@", ""))
+end
+
+local function hostname(url)
+  local h = host(url):lower()
+  return h:match("^(.*):%d*$") or h
+end
+
+local function replace_all(text, plain, by)
+  if plain == "" then return text end
+  local out, pos = {}, 1
+  while true do
+    local a, b = text:find(plain, pos, true)
+    if not a then break end
+    out[#out + 1] = text:sub(pos, a - 1)
+    out[#out + 1] = by
+    pos = b + 1
+  end
+  out[#out + 1] = text:sub(pos)
+  return table.concat(out)
+end
+
+-- `text` with the ping url, and every url to its host, replaced by the host: a ping url is a
+-- secret (the check's key), and an http error may quote it, or the url a redirect led to.
+local function redact(text, url)
+  local h, name = hostname(url), host(url)
+  return (replace_all(text, url, name):gsub("%a[%w+.-]*://[^%s\"'<>`]*", function(u)
+    local tail = u:match("[.,;:!?)%]]*$")  -- punctuation after a url is the sentence's
+    if hostname(u) == h then return name .. tail end
+  end))
+end
 
 --- ping(url, kind [, message]): sends one ping; a ping that fails is logged, never raised:
 -- monitoring must not fail the work it watches. Returns the HTTP status, or nil.
@@ -75,7 +109,7 @@ function hc.ping(url, kind, message)
   local ok, res = pcall(http.request, req)
   if not ok or type(res) ~= "table" or type(res.status) ~= "number" or res.status >= 300 then
     local why = not ok and (type(res) == "table" and res.message or tostring(res)) or ("status " .. tostring(type(res) == "table" and res.status))
-    log.warn(format("healthcheck: %s ping to %s failed: %s", kind or "success", host(req.url), tostring(why)))
+    log.warn(format("healthcheck: %s ping to %s failed: %s", kind or "success", host(req.url), redact(tostring(why), req.url)))
     return nil
   end
   return res.status

@@ -75,9 +75,47 @@ local function split_url(url)
   return server .. prefix, topic
 end
 
--- The host of a url, to name a target in logs and errors without its secret path.
+-- The host of a url (and its port), to name a target in logs and errors without its secret
+-- path, and without user:password@.
 local function host(url)
-  return url:match("^%a[%w+.-]*://([^/?#]+)") or "?"
+  local authority = url:match("^%a[%w+.-]*://([^/?#]+)")
+  if not authority then return "?" end
+  return (authority:gsub("^.*@", ""))
+end
+
+-- The host name alone, lower case (no port): what redact compares.
+local function hostname(url)
+  local h = host(url):lower()
+  return h:match("^(.*):%d*$") or h
+end
+
+local function replace_all(text, plain, by)
+  if plain == nil or plain == "" then return text end
+  local out, pos = {}, 1
+  while true do
+    local a, b = text:find(plain, pos, true)
+    if not a then break end
+    out[#out + 1] = text:sub(pos, a - 1)
+    out[#out + 1] = by
+    pos = b + 1
+  end
+  out[#out + 1] = text:sub(pos)
+  return concat(out)
+end
+
+-- `text` (an error, a response) with the target's secrets replaced by its name: every
+-- occurrence of the url and the token, and every url to the same host, whatever its scheme,
+-- port or path (a redirect to https, or to another secret path of the service), or carrying
+-- the url's path elsewhere.
+local function redact(text, url, name, token)
+  text = replace_all(replace_all(text, url, name), token, name)
+  local h = hostname(url)
+  local path = url:match("^%a[%w+.-]*://[^/?#]*([/?].*)$")
+  if path == "/" then path = nil end
+  return (text:gsub("%a[%w+.-]*://[^%s\"'<>`]*", function(u)
+    local tail = u:match("[.,;:!?)%]]*$")  -- punctuation after a url is the sentence's
+    if hostname(u) == h or (path and u:find(path, 1, true)) then return name .. tail end
+  end))
 end
 
 local function guess_format(url)
@@ -150,6 +188,8 @@ end
 local function deliver(message, opts, target)
   local req, kind = notify.request(message, opts, target)
   local name = kind .. " " .. host(req.url)
+  local url = target.url or env(target.url_env)  -- for ntfy, req.url is the server: the topic is in the body
+  local function hide(text) return redact(redact(text, url, name, target.token), req.url, name) end
   if target.dry_run then
     log.info(format("notify (dry run) %s: %s%s", name, opts.title and (opts.title .. ": ") or "", cut(tostring(message), 200)))
     return { target = name, dry_run = true, request = req }
@@ -157,15 +197,13 @@ local function deliver(message, opts, target)
   local done, res = pcall(http_module().request, req)
   if not done then
     -- the request failed (refused, timed out, TLS...): say so without the url's secret path
-    local why = type(res) == "table" and tostring(res.message or res.code) or tostring(res)
-    local start, stop = why:find(req.url, 1, true)
-    if start then why = why:sub(1, start - 1) .. name .. why:sub(stop + 1) end
+    local why = hide(type(res) == "table" and tostring(res.message or res.code) or tostring(res))
     error({ code = "notify", reason = type(res) == "table" and (res.reason or res.code) or nil, target = name,
             message = format("notify: %s: %s", name, why) }, 2)
   end
   if type(res) ~= "table" or type(res.status) ~= "number" or res.status < 200 or res.status > 299 then
     local status = type(res) == "table" and res.status or nil
-    local detail = type(res) == "table" and type(res.body) == "string" and cut(res.body:gsub("%s+", " "):match("^ ?(.-) ?$"), 300) or ""
+    local detail = type(res) == "table" and type(res.body) == "string" and cut(hide(res.body):gsub("%s+", " "):match("^ ?(.-) ?$"), 300) or ""
     error({ code = "notify", status = status, target = name,
             message = format("notify: %s answered %s%s", name, tostring(status), detail ~= "" and (": " .. detail) or "") }, 2)
   end

@@ -9,11 +9,12 @@ local function eq(got, want, what)
 end
 
 local sent, fail_http = {}, false
-http = { request = function(req)
+local function stub(req)
   sent[#sent + 1] = req.method .. " " .. req.url .. (req.body and req.body ~= "" and (" " .. req.body) or "")
   if fail_http then error({ code = "http", message = "connection refused" }) end
   return { status = 200, body = "OK", headers = {} }
-end }
+end
+http = { request = stub }
 
 flow {
   name = "healthcheck-test",
@@ -36,6 +37,19 @@ flow {
     sent, fail_http = {}, true
     eq(ok_run({ flow = "db", run_id = "r3" }), { done = "db" }, "the run goes on when pings fail")
     fail_http = false
+
+    -- a failed ping's log line names the host only: a ping url (its key, user:password@) is a secret,
+    -- and an http error may quote it or the url a redirect led to
+    local real_log, logged = log, {}
+    log = setmetatable({ warn = function(m) logged[#logged + 1] = m end }, { __index = real_log })
+    http.request = function(req)
+      error({ code = "http", message = "too many redirects: " .. req.url .. " led to https://hc.example:443/ping/abc-key/x." })
+    end
+    local status = hc.ping("https://me:hunter2@hc.example/ping/abc-key", "start")
+    log = real_log
+    eq(status, nil, "a failed ping returns nil")
+    eq(logged, { "healthcheck: start ping to hc.example failed: too many redirects: hc.example led to hc.example." }, "redacted log line")
+    http.request = stub
 
     -- Uptime Kuma push monitors: no start, status=up / down with a message
     hc.setup({ style = "kuma", urls = { db = "https://kuma.example/api/push/TOKEN" } })

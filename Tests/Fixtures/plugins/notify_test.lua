@@ -75,6 +75,27 @@ flow {
     assert(not okc and ec.code == "notify" and ec.reason == "connect", json.encode(ec))
     eq(ec.message, "notify: slack hooks.slack.com: cannot connect to slack hooks.slack.com: refused", "transport error")
 
+    -- no secret in an error: every occurrence of the url, any url to its host (a redirect to
+    -- https, another path), its path on another host, the token; user:password@ never shown
+    local hook = "http://hooks.slack.com/services/T0/B0/secret"
+    http.request = function(req)
+      error({ code = "http", reason = "redirect", message = "too many redirects from " .. req.url .. " (" .. req.url
+        .. "): the last one led to https://HOOKS.slack.com:443/services/T0/B0/secret?x=1, via https://mirror.example/services/T0/B0/secret"
+        .. " with Bearer tk_secret_token" })
+    end
+    local okr, er = pcall(notify.send, "x", { target = { url = hook, token = "tk_secret_token" } })
+    http.request = real
+    assert(not okr and er.code == "notify" and er.reason == "redirect", json.encode(er))
+    eq(er.message, "notify: slack hooks.slack.com: too many redirects from slack hooks.slack.com (slack hooks.slack.com):"
+      .. " the last one led to slack hooks.slack.com, via slack hooks.slack.com with Bearer slack hooks.slack.com", "every secret redacted")
+    answer = { status = 400, body = "no such hook: " .. hook, headers = {} }
+    local okb, eb = pcall(notify.send, "x", { target = { url = "https://bot:hunter2@chat.example:8443/hooks/abc", format = "slack" } })
+    assert(not okb and not eb.message:find("hunter2", 1, true) and not eb.message:find("/hooks/abc", 1, true), json.encode(eb))
+    eq(eb.target, "slack chat.example:8443", "no user:password@ in a target's name")
+    local okb2, eb2 = pcall(notify.send, "x", { target = { url = hook } })
+    eq(eb2.message, "notify: slack hooks.slack.com answered 400: no such hook: slack hooks.slack.com", "an answer that quotes the url")
+    answer = { status = 200, body = "", headers = {} }
+
     -- bad input: unknown options, no target, a bad priority, an ntfy url without a topic
     for _, case in ipairs({
       { { tittle = "x", target = { url = "https://a/b" } }, "unknown option 'tittle'" },
