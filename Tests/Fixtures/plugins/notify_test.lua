@@ -121,6 +121,45 @@ flow {
     eq(results[1].target, "ntfy ntfy.sh", "target name")
     local ok3, e3 = pcall(notify.setup, { url = "https://ntfy.sh/a", colour = "red" })
     assert(not ok3 and tostring(e3):find("unknown setting 'colour'"), tostring(e3))
+
+    -- several targets: every one is tried, and one error names each that failed
+    notify.setup({ targets = { { url = "https://ntfy.sh/a" }, { url = "https://hooks.slack.com/services/T/B/s1" },
+                               { url = "https://example.com/hook" } } })
+    local calls, down = {}, { ["hooks.slack.com"] = 1, ["example.com"] = 2 }  -- how many more times each fails
+    http.request = function(req)
+      local h = req.url:match("^https://([^/]+)")
+      calls[h] = (calls[h] or 0) + 1
+      if (down[h] or 0) > 0 then
+        down[h] = down[h] - 1
+        if h == "example.com" then error({ code = "http", reason = "connect", message = "cannot connect to " .. req.url }) end
+        return { status = 503, body = "busy", headers = {} }
+      end
+      return { status = 200, body = "ok", headers = {} }
+    end
+    local okm, em = pcall(notify.send, "m1")
+    assert(not okm and em.code == "notify", json.encode(em))
+    eq(calls, { ["ntfy.sh"] = 1, ["hooks.slack.com"] = 1, ["example.com"] = 1 }, "every target tried")
+    eq(em.message, "notify: 2 of 3 targets failed: [2] slack hooks.slack.com answered 503: busy;"
+      .. " [3] webhook example.com: cannot connect to webhook example.com", "one error for all failures")
+    eq(em.targets, { "slack hooks.slack.com", "webhook example.com" }, "failed targets")
+    eq(em.sent, { "ntfy ntfy.sh" }, "who got it")
+    eq({ #em.errors, em.errors[1].status, em.errors[2].reason }, { 2, 503, "connect" }, "each failure")
+    eq(tostring(em), em.message, "tostring of a notify error")
+    -- a step's retries resend only to the targets that have not got the message
+    local res = step("notify", function() return notify.send("m1") end, { retries = { attempts = 3, delay = "10ms" } })
+    eq(calls, { ["ntfy.sh"] = 1, ["hooks.slack.com"] = 2, ["example.com"] = 3 }, "no duplicates on retry")
+    eq({ #res, res[1].already_sent, res[1].target, res[2].already_sent, res[3].status }, { 3, true, "ntfy ntfy.sh", true, 200 }, "results after retries")
+    -- once every target has it, the same text sent again is a new notification
+    notify.send("m1")
+    eq(calls, { ["ntfy.sh"] = 2, ["hooks.slack.com"] = 3, ["example.com"] = 4 }, "sent again after a full send")
+    -- a target that cannot even be built (its url_env unset) is one failure among others
+    notify.setup({ targets = { { url = "https://ntfy.sh/a" }, { url_env = "TIDE_NOTIFY_TEST_UNSET" } } })
+    local oku, eu = pcall(notify.send, "m2")
+    assert(not oku, "a target without url passed")
+    eq(eu.message, "notify: 1 of 2 targets failed: [2] url_env TIDE_NOTIFY_TEST_UNSET: the environment variable"
+      .. " TIDE_NOTIFY_TEST_UNSET (url_env) is not set", "an unset url_env")
+    eq(calls["ntfy.sh"], 3, "the other target got it")
+    http.request = real
     return "ok"
   end,
 }
