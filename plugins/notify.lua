@@ -52,14 +52,37 @@ local function check_target(t, where)
     fail(format("%s: 'format' must be ntfy, slack, discord or webhook (got %s)", where, tostring(t.format)), 3)
   end
   if t.headers ~= nil and type(t.headers) ~= "table" then fail(where .. ": 'headers' must be a table", 3) end
+  if t.url == nil and t.url_env == nil then
+    fail(format("%s: no 'url' (or 'url_env', the name of an environment variable that holds it)", where), 3)
+  end
+  if t.url ~= nil and not t.url:match("^[hH][tT][tT][pP][sS]?://[^/?#]") then
+    fail(format("%s: 'url' must start with https:// or http://", where), 3)
+  end
+  if t.dry_run ~= nil and type(t.dry_run) ~= "boolean" then fail(where .. ": 'dry_run' must be true or false", 3) end
+  if t.timeout ~= nil and type(t.timeout) ~= "string" and type(t.timeout) ~= "number" then
+    fail(where .. ": 'timeout' must be a duration such as \"15s\"", 3)
+  end
   return t
+end
+
+-- A list: a JSON array (or a Lua sequence), not an object such as { "url": ... }.
+local function is_list(t)
+  if type(t) ~= "table" or (json.object_mt ~= nil and getmetatable(t) == json.object_mt) then return false end
+  local n = #t
+  for k in pairs(t) do
+    if math.type(k) ~= "integer" or k < 1 or k > n then return false end
+  end
+  return true
 end
 
 --- setup(config): the default targets, from plugins.json's "notify" entry.
 function notify.setup(config)
   targets = {}
   if config.targets ~= nil then
-    if type(config.targets) ~= "table" then fail("setting 'targets' must be a list of targets") end
+    if not is_list(config.targets) then
+      fail(format("setting 'targets' must be a list of targets, [ { \"url\": ... }, ... ] (got %s); for one target, put its settings in the \"notify\" entry itself",
+        type(config.targets) == "table" and "an object" or type(config.targets)))
+    end
     for i, t in ipairs(config.targets) do targets[i] = check_target(t, format("targets[%d]", i)) end
     for k in pairs(config) do
       if k ~= "targets" then fail(format("setting '%s' next to 'targets': put it inside each target", tostring(k))) end

@@ -121,6 +121,20 @@ flow {
     eq(results[1].target, "ntfy ntfy.sh", "target name")
     local ok3, e3 = pcall(notify.setup, { url = "https://ntfy.sh/a", colour = "red" })
     assert(not ok3 and tostring(e3):find("unknown setting 'colour'"), tostring(e3))
+    -- settings are checked when they are read (tide check shows it), not at the first send
+    for _, case in ipairs({
+      { '{"targets": {"url": "https://ntfy.sh/a"}}', "setting 'targets' must be a list of targets" },  -- an object
+      { '{"targets": {}}', "setting 'targets' must be a list of targets" },
+      { '{"targets": "https://ntfy.sh/a"}', "must be a list of targets" },
+      { '{"targets": [{"url": "https://ntfy.sh/a"}, {"token": "t"}]}', "targets[2]: no 'url'" },
+      { '{"url": "ntfy.sh/a"}', "'url' must start with https://" },
+      { '{"url": "https://ntfy.sh/a", "dry_run": "yes"}', "'dry_run' must be true or false" },
+    }) do
+      local okc, ec = pcall(notify.setup, json.decode(case[1]))
+      assert(not okc and tostring(ec):find(case[2], 1, true), case[1] .. ": expected '" .. case[2] .. "', got " .. tostring(ec))
+    end
+    notify.setup(json.decode('{"targets": []}'))
+    notify.setup(json.decode('{"targets": [{"url_env": "X"}, {"url": "HTTPS://ntfy.sh/a", "dry_run": false}]}'))
 
     -- several targets: every one is tried, and one error names each that failed
     notify.setup({ targets = { { url = "https://ntfy.sh/a" }, { url = "https://hooks.slack.com/services/T/B/s1" },
