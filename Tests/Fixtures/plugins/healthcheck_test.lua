@@ -59,6 +59,26 @@ flow {
     eq(sent, { "GET https://kuma.example/api/push/TOKEN?status=up&msg=OK",
                "GET https://kuma.example/api/push/TOKEN?status=down&msg=run%20r5%20of%20db%20failed%3A%20disk%20full" }, "kuma pings")
 
+    -- Uptime Kuma: a long message is cut (it goes in the url), never inside a UTF-8 character
+    sent = {}
+    hc.ping("https://kuma.example/api/push/TOKEN", "fail", string.rep("é", 400))
+    local msg = sent[1]:match("&msg=(.*)$"):gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end)
+    assert(#msg <= 250 and msg:sub(-3) == "..." and utf8.len(msg), "kuma message not shortened: " .. #msg .. " bytes")
+    hc.setup({ base = "https://hc-ping.com/KEY" })
+    sent = {}
+    hc.ping("https://hc-ping.com/KEY/db", "fail", string.rep("x", 20000))
+    eq(#sent[1], #"POST https://hc-ping.com/KEY/db/fail " + 10000, "a healthchecks body is cut at 10 kB")
+
+    -- an unknown kind is an error naming the valid ones, and sends nothing (it sent a success ping)
+    sent = {}
+    for _, kind in ipairs({ "failure", "ok", 1 }) do
+      local okk, ek = pcall(hc.ping, "https://hc-ping.com/KEY/db", kind, "m")
+      assert(not okk and tostring(ek):find('kind must be "start", "success" or "fail"', 1, true), tostring(ek))
+    end
+    local okq, eq_ = pcall(hc.request, "https://hc-ping.com/KEY/db", "failed")
+    assert(not okq and tostring(eq_):find("healthcheck.request: kind must be", 1, true), tostring(eq_))
+    eq(#sent, 0, "no ping for an unknown kind")
+
     -- no URL: the run goes on unwatched
     hc.setup({})
     sent = {}
