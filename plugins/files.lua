@@ -24,9 +24,10 @@ local function argerror(n, fname, msg, level)
   error(format("bad argument #%d to 'files.%s' (%s)", n, fname, msg), level or 3)
 end
 
-local function expect_string(v, n, fname)
+-- level: of the error, counted from expect_string; the default suits a files.X function's own check.
+local function expect_string(v, n, fname, level)
   if type(v) ~= "string" or v == "" then
-    argerror(n, fname, format("non-empty string expected, got %s", type(v) == "string" and "an empty string" or type(v)))
+    argerror(n, fname, format("non-empty string expected, got %s", type(v) == "string" and "an empty string" or type(v)), level or 4)
   end
 end
 
@@ -117,7 +118,7 @@ local LIST_OPTS = { type = true, hidden = true }
 
 -- list and glob (fname): raises for the caller of files.list or files.glob (level 4).
 local function listing(pattern, opts, fname)
-  expect_string(pattern, 1, fname)
+  expect_string(pattern, 1, fname, 5)
   opts = opts or {}
   if type(opts) ~= "table" then argerror(2, fname, "table expected, got " .. type(opts), 4) end
   for k in pairs(opts) do

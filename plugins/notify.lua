@@ -55,7 +55,7 @@ local function check_target(t, where)
   if t.url == nil and t.url_env == nil then
     fail(format("%s: no 'url' (or 'url_env', the name of an environment variable that holds it)", where), 3)
   end
-  if t.url ~= nil and not t.url:match("^[hH][tT][tT][pP][sS]?://[^/?#]") then
+  if t.url ~= nil and not t.url:match("^https?://[^/?#]") then
     fail(format("%s: 'url' must start with https:// or http://", where), 3)
   end
   if t.dry_run ~= nil and type(t.dry_run) ~= "boolean" then fail(where .. ": 'dry_run' must be true or false", 3) end
@@ -80,8 +80,9 @@ function notify.setup(config)
   targets = {}
   if config.targets ~= nil then
     if not is_list(config.targets) then
-      fail(format("setting 'targets' must be a list of targets, [ { \"url\": ... }, ... ] (got %s); for one target, put its settings in the \"notify\" entry itself",
-        type(config.targets) == "table" and "an object" or type(config.targets)))
+      local got = type(config.targets) == "table" and "an object" or type(config.targets)
+      fail(format("setting 'targets' must be a list of targets, [ { \"url\": ... }, ... ] (got %s); "
+        .. "for one target, put its settings in the \"notify\" entry itself", got))
     end
     for i, t in ipairs(config.targets) do targets[i] = check_target(t, format("targets[%d]", i)) end
     for k in pairs(config) do

@@ -133,11 +133,11 @@ end
 --- prune(pattern, policy): applies a policy to the files matching a glob (files.glob syntax)
 -- by their modification times, and deletes the ones it drops. policy: keep_last, keep_hourly,
 -- keep_daily, keep_weekly, keep_monthly, keep_yearly (counts), keep_within (a duration: keep
--- everything within it of the newest match), dry_run (delete nothing), directories (rotate folders too, deleted with
--- rm -rf; by default only files match).
--- When matches nest (directories and a `**` pattern), nothing kept is deleted with a folder:
--- a folder that holds a kept match is kept ("contains_kept"), and so is what a kept folder
--- holds ("in_kept_folder"). Returns {kept = {...}, deleted = {...}, dry_run}: lists of paths,
+-- everything within it of the newest match), dry_run (delete nothing), directories (rotate
+-- folders too, deleted with rm -rf; by default only files match). When matches nest
+-- (directories and a `**` pattern), nothing kept is deleted with a folder: a folder that holds
+-- a kept match is kept ("contains_kept"), and so is what a kept folder holds
+-- ("in_kept_folder"). Returns {kept = {...}, deleted = {...}, dry_run}: lists of paths,
 -- newest first.
 function rotate.prune(pattern, policy)
   if type(pattern) ~= "string" or pattern == "" then error("rotate.prune: the first argument must be a glob pattern", 2) end
@@ -145,7 +145,11 @@ function rotate.prune(pattern, policy)
   if pattern:sub(-1) == "/" and not policy.directories then
     error(format("rotate.prune: %q matches folders only: set directories = true to rotate folders", pattern), 2)
   end
-  local entries = files.list(pattern, { type = not policy.directories and "file" or nil })
+  local listed, entries = pcall(files.list, pattern, { type = not policy.directories and "file" or nil })
+  if not listed then
+    if type(entries) ~= "string" then error(entries, 0) end  -- an engine error (timeout, ...): unchanged
+    error("rotate.prune: " .. entries:gsub("^[^:\n]*:%d+: ", ""), 2)  -- a bad pattern, said for prune
+  end
   local keep, drop = rotate.plan(entries, policy)
   -- rm -rf of a dropped folder must not take a kept match with it, nor a kept folder lose its contents
   local holds_kept, kept_dirs = {}, {}

@@ -134,7 +134,7 @@ flow {
       assert(not okc and tostring(ec):find(case[2], 1, true), case[1] .. ": expected '" .. case[2] .. "', got " .. tostring(ec))
     end
     notify.setup(json.decode('{"targets": []}'))
-    notify.setup(json.decode('{"targets": [{"url_env": "X"}, {"url": "HTTPS://ntfy.sh/a", "dry_run": false}]}'))
+    notify.setup(json.decode('{"targets": [{"url_env": "X"}, {"url": "https://ntfy.sh/a", "dry_run": false}]}'))
 
     -- several targets: every one is tried, and one error names each that failed
     notify.setup({ targets = { { url = "https://ntfy.sh/a" }, { url = "https://hooks.slack.com/services/T/B/s1" },

@@ -74,6 +74,8 @@ flow {
     local r = rotate.prune(d .. "/db-*.sql.gz", { keep_last = 2 })
     eq(r.kept, { d .. "/db-0.sql.gz", d .. "/db-1.sql.gz" }, "kept")
     eq(files.glob(d .. "/*"), { d .. "/db-0.sql.gz", d .. "/db-1.sql.gz", d .. "/unrelated.txt" }, "what is left")
+    local okp, ep = pcall(rotate.prune, d .. "/db-[", { keep_last = 1 })
+    assert(not okp and tostring(ep):find("rotate.prune: bad argument #1 to 'files.list' (unclosed '['", 1, true), tostring(ep))
     local none = rotate.prune(d .. "/nothing-*", { keep_last = 1 })
     eq(#none.deleted + #none.kept, 0, "no match, nothing done")
 
