@@ -45,27 +45,88 @@ function hc.url_for(flow)
   return url
 end
 
+local KINDS = { start = true, success = true, fail = true }
+local MAX_BODY = 10000  -- healthchecks.io keeps the first 10 kB of a ping's body
+local MAX_QUERY = 250   -- Uptime Kuma's msg goes in the url: keep it short (x3 once escaped)
+
+-- s cut to at most n bytes, with "..." when cut, never inside a UTF-8 character.
+local function shorten(s, n)
+  s = tostring(s)
+  if #s <= n then return s end
+  local stop = n - 3
+  while stop > 0 and (s:byte(stop + 1) & 0xC0) == 0x80 do stop = stop - 1 end
+  return s:sub(1, stop) .. "..."
+end
+
+local function check_ping(url, kind, fname)
+  if type(url) ~= "string" or url == "" then
+    error(format("healthcheck.%s: the url must be a non-empty string, got %s", fname, type(url)), 3)
+  end
+  if not KINDS[kind] then
+    error(format("healthcheck.%s: kind must be \"start\", \"success\" or \"fail\" (got %s)", fname,
+      type(kind) == "string" and format("%q", kind) or tostring(kind)), 3)
+  end
+end
+
 --- request(url, kind [, message]): the http.request table of one ping (no I/O). kind: "start",
--- "success" or "fail".
+-- "success" or "fail"; anything else is an error. Messages are cut: 10 kB in a body, 250
+-- bytes in Uptime Kuma's query string.
 function hc.request(url, kind, message)
+  check_ping(url, kind, "request")
   if config.style == "kuma" then
     if kind == "start" then return nil end  -- push monitors know no start
     local sep = url:find("?", 1, true) and "&" or "?"
     local status = kind == "fail" and "down" or "up"
-    return { method = "GET", url = format("%s%sstatus=%s&msg=%s", url, sep, status, escape(message or (kind == "fail" and "failed" or "OK"))),
-             timeout = config.timeout }
+    local msg = shorten(message or (kind == "fail" and "failed" or "OK"), MAX_QUERY)
+    return { method = "GET", url = format("%s%sstatus=%s&msg=%s", url, sep, status, escape(msg)), timeout = config.timeout }
   end
   local suffix = kind == "start" and "/start" or kind == "fail" and "/fail" or ""
-  return { method = "POST", url = url .. suffix, body = message and message:sub(1, 10000) or "", timeout = config.timeout,
+  return { method = "POST", url = url .. suffix, body = message and shorten(message, MAX_BODY) or "", timeout = config.timeout,
            headers = { ["Content-Type"] = "text/plain; charset=utf-8" } }
 end
 
-local function host(url) return url:match("^%a[%w+.-]*://([^/?#]+)") or "?" end
+-- The host of a url (and its port), without user:password@ and without the secret path.
+local function host(url)
+  local authority = url:match("^%a[%w+.-]*://([^/?#]+)")
+  if not authority then return "?" end
+  return (authority:gsub("^.*@", ""))
+end
+
+local function hostname(url)
+  local h = host(url):lower()
+  return h:match("^(.*):%d*$") or h
+end
+
+local function replace_all(text, plain, by)
+  if plain == "" then return text end
+  local out, pos = {}, 1
+  while true do
+    local a, b = text:find(plain, pos, true)
+    if not a then break end
+    out[#out + 1] = text:sub(pos, a - 1)
+    out[#out + 1] = by
+    pos = b + 1
+  end
+  out[#out + 1] = text:sub(pos)
+  return table.concat(out)
+end
+
+-- `text` with the ping url, and every url to its host, replaced by the host: a ping url is a
+-- secret (the check's key), and an http error may quote it, or the url a redirect led to.
+local function redact(text, url)
+  local h, name = hostname(url), host(url)
+  return (replace_all(text, url, name):gsub("%a[%w+.-]*://[^%s\"'<>`]*", function(u)
+    local tail = u:match("[.,;:!?)%]]*$")  -- punctuation after a url is the sentence's
+    if hostname(u) == h then return name .. tail end
+  end))
+end
 
 --- ping(url, kind [, message]): sends one ping; a ping that fails is logged, never raised:
 -- monitoring must not fail the work it watches. Returns the HTTP status, or nil.
 function hc.ping(url, kind, message)
-  local req = hc.request(url, kind or "success", message)
+  kind = kind or "success"
+  check_ping(url, kind, "ping")
+  local req = hc.request(url, kind, message)
   if req == nil then return nil end
   local http = rawget(_G, "http") or require("tide").http
   if http == nil then
@@ -75,7 +136,7 @@ function hc.ping(url, kind, message)
   local ok, res = pcall(http.request, req)
   if not ok or type(res) ~= "table" or type(res.status) ~= "number" or res.status >= 300 then
     local why = not ok and (type(res) == "table" and res.message or tostring(res)) or ("status " .. tostring(type(res) == "table" and res.status))
-    log.warn(format("healthcheck: %s ping to %s failed: %s", kind or "success", host(req.url), tostring(why)))
+    log.warn(format("healthcheck: %s ping to %s failed: %s", kind, host(req.url), redact(tostring(why), req.url)))
     return nil
   end
   return res.status

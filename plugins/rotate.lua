@@ -52,8 +52,9 @@ local function check_policy(policy, fname)
       error(format("rotate.%s: unknown option '%s' (keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly, keep_yearly, keep_within, dry_run, directories)", fname, tostring(k)), 3)
     end
     if k == "keep_within" then
-      if not seconds(v) then error(format("rotate.%s: keep_within must be a duration such as \"30d\"", fname), 3) end
-      keeps = true
+      local s = seconds(v)
+      if not s or s ~= s or s < 0 then error(format("rotate.%s: keep_within must be a duration such as \"30d\"", fname), 3) end
+      if s > 0 then keeps = true end  -- "0s" keeps nothing, as keep_last = 0 does
     elseif k:sub(1, 5) == "keep_" then
       if math.type(v) ~= "integer" or v < 0 then error(format("rotate.%s: %s must be an integer >= 0", fname, k), 3) end
       if v > 0 then keeps = true end
@@ -64,22 +65,25 @@ local function check_policy(policy, fname)
   end
 end
 
---- plan(entries, policy [, now]): which entries to keep and which to drop, with no I/O.
+-- Newest first; equal times by path, so that plans are the same from run to run.
+local function newer(a, b)
+  if a.mtime ~= b.mtime then return a.mtime > b.mtime end
+  return tostring(a.path) > tostring(b.path)
+end
+
+--- plan(entries, policy): which entries to keep and which to drop, with no I/O.
 -- entries: a list of {path, mtime} (mtime in seconds since the epoch). Returns keep, drop: two
 -- lists, newest first; each kept entry gets `reasons` (e.g. {"last", "daily"}). The newest entry
--- is always kept.
-function rotate.plan(entries, policy, at)
+-- is always kept. keep_within counts back from the newest entry, not from now (as restic's
+-- forget does): when backups stop being made, the last ones do not age out.
+function rotate.plan(entries, policy)
   check_policy(policy, "plan")
-  at = at or now()
   local sorted = {}
   for i, e in ipairs(entries) do
     if type(e) ~= "table" or type(e.mtime) ~= "number" then error(format("rotate.plan: entry %d needs a numeric mtime", i), 2) end
     sorted[i] = e
   end
-  table.sort(sorted, function(a, b)
-    if a.mtime ~= b.mtime then return a.mtime > b.mtime end
-    return tostring(a.path) > tostring(b.path)
-  end)
+  table.sort(sorted, newer)
   local within = policy.keep_within and seconds(policy.keep_within)
   local left, last = {}, {}
   for _, b in ipairs(BUCKETS) do left[b.key] = policy[b.key] or 0 end
@@ -88,7 +92,7 @@ function rotate.plan(entries, policy, at)
     local reasons = {}
     if i == 1 then reasons[#reasons + 1] = "newest" end
     if i <= (policy.keep_last or 0) then reasons[#reasons + 1] = "last" end
-    if within and e.mtime >= at - within then reasons[#reasons + 1] = "within" end
+    if within and e.mtime >= sorted[1].mtime - within then reasons[#reasons + 1] = "within" end
     for _, b in ipairs(BUCKETS) do
       if left[b.key] > 0 then
         local bucket = os.date(b.fmt, math.floor(e.mtime))
@@ -109,24 +113,73 @@ function rotate.plan(entries, policy, at)
   return keep, drop
 end
 
+-- "a/b/c" -> "a/b"; nil at the top.
+local function parent(path)
+  local p = path:match("^(.*)/[^/]*$")
+  if p == nil or p == "" then return nil end
+  return p
+end
+
+-- Whether a folder in `set` holds `path` (at any depth).
+local function under(path, set)
+  local p = parent(path)
+  while p do
+    if set[p] then return true end
+    p = parent(p)
+  end
+  return false
+end
+
 --- prune(pattern, policy): applies a policy to the files matching a glob (files.glob syntax)
 -- by their modification times, and deletes the ones it drops. policy: keep_last, keep_hourly,
 -- keep_daily, keep_weekly, keep_monthly, keep_yearly (counts), keep_within (a duration: keep
--- everything newer), dry_run (delete nothing), directories (rotate folders too, deleted with
--- rm -rf; by default only files match). Returns {kept = {...}, deleted = {...}, dry_run}:
--- lists of paths, newest first.
+-- everything within it of the newest match), dry_run (delete nothing), directories (rotate
+-- folders too, deleted with rm -rf; by default only files match). When matches nest
+-- (directories and a `**` pattern), nothing kept is deleted with a folder: a folder that holds
+-- a kept match is kept ("contains_kept"), and so is what a kept folder holds
+-- ("in_kept_folder"). Returns {kept = {...}, deleted = {...}, dry_run}: lists of paths,
+-- newest first.
 function rotate.prune(pattern, policy)
   if type(pattern) ~= "string" or pattern == "" then error("rotate.prune: the first argument must be a glob pattern", 2) end
   check_policy(policy, "prune")
-  local entries = files.list(pattern, { type = not policy.directories and "file" or nil })
+  if pattern:sub(-1) == "/" and not policy.directories then
+    error(format("rotate.prune: %q matches folders only: set directories = true to rotate folders", pattern), 2)
+  end
+  local listed, entries = pcall(files.list, pattern, { type = not policy.directories and "file" or nil })
+  if not listed then
+    if type(entries) ~= "string" then error(entries, 0) end  -- an engine error (timeout, ...): unchanged
+    error("rotate.prune: " .. entries:gsub("^[^:\n]*:%d+: ", ""), 2)  -- a bad pattern, said for prune
+  end
   local keep, drop = rotate.plan(entries, policy)
+  -- rm -rf of a dropped folder must not take a kept match with it, nor a kept folder lose its contents
+  local holds_kept, kept_dirs = {}, {}
+  for _, e in ipairs(keep) do
+    local p = parent(e.path)
+    while p and not holds_kept[p] do holds_kept[p] = true; p = parent(p) end
+    if e.type == "dir" then kept_dirs[e.path] = true end
+  end
+  local doomed = {}
+  for _, e in ipairs(drop) do
+    if e.type == "dir" and holds_kept[e.path] then
+      e.reasons = { "contains_kept" }
+      keep[#keep + 1] = e
+    elseif under(e.path, kept_dirs) then
+      e.reasons = { "in_kept_folder" }
+      keep[#keep + 1] = e
+    else
+      doomed[#doomed + 1] = e
+    end
+  end
+  table.sort(keep, newer)
   local result = { kept = setmetatable({}, json.array_mt), deleted = setmetatable({}, json.array_mt),
                    dry_run = policy.dry_run and true or false }
   for i, e in ipairs(keep) do result.kept[i] = e.path end
-  for _, e in ipairs(drop) do
-    if not policy.dry_run then
+  local removed = {}  -- folders deleted with rm -rf: what they held is gone with them
+  for _, e in ipairs(doomed) do
+    if not policy.dry_run and not under(e.path, removed) then
       if e.type == "dir" then
         exec({ "rm", "-rf", "--", e.path })
+        removed[e.path] = true
       else
         local ok, err = os.remove(e.path)
         if not ok then error("rotate.prune: " .. tostring(err), 2) end

@@ -9,11 +9,12 @@ local function eq(got, want, what)
 end
 
 local sent, fail_http = {}, false
-http = { request = function(req)
+local function stub(req)
   sent[#sent + 1] = req.method .. " " .. req.url .. (req.body and req.body ~= "" and (" " .. req.body) or "")
   if fail_http then error({ code = "http", message = "connection refused" }) end
   return { status = 200, body = "OK", headers = {} }
-end }
+end
+http = { request = stub }
 
 flow {
   name = "healthcheck-test",
@@ -37,6 +38,19 @@ flow {
     eq(ok_run({ flow = "db", run_id = "r3" }), { done = "db" }, "the run goes on when pings fail")
     fail_http = false
 
+    -- a failed ping's log line names the host only: a ping url (its key, user:password@) is a secret,
+    -- and an http error may quote it or the url a redirect led to
+    local real_log, logged = log, {}
+    log = setmetatable({ warn = function(m) logged[#logged + 1] = m end }, { __index = real_log })
+    http.request = function(req)
+      error({ code = "http", message = "too many redirects: " .. req.url .. " led to https://hc.example:443/ping/abc-key/x." })
+    end
+    local status = hc.ping("https://me:hunter2@hc.example/ping/abc-key", "start")
+    log = real_log
+    eq(status, nil, "a failed ping returns nil")
+    eq(logged, { "healthcheck: start ping to hc.example failed: too many redirects: hc.example led to hc.example." }, "redacted log line")
+    http.request = stub
+
     -- Uptime Kuma push monitors: no start, status=up / down with a message
     hc.setup({ style = "kuma", urls = { db = "https://kuma.example/api/push/TOKEN" } })
     sent = {}
@@ -44,6 +58,26 @@ flow {
     pcall(failing, { flow = "db", run_id = "r5" })
     eq(sent, { "GET https://kuma.example/api/push/TOKEN?status=up&msg=OK",
                "GET https://kuma.example/api/push/TOKEN?status=down&msg=run%20r5%20of%20db%20failed%3A%20disk%20full" }, "kuma pings")
+
+    -- Uptime Kuma: a long message is cut (it goes in the url), never inside a UTF-8 character
+    sent = {}
+    hc.ping("https://kuma.example/api/push/TOKEN", "fail", string.rep("é", 400))
+    local msg = sent[1]:match("&msg=(.*)$"):gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end)
+    assert(#msg <= 250 and msg:sub(-3) == "..." and utf8.len(msg), "kuma message not shortened: " .. #msg .. " bytes")
+    hc.setup({ base = "https://hc-ping.com/KEY" })
+    sent = {}
+    hc.ping("https://hc-ping.com/KEY/db", "fail", string.rep("x", 20000))
+    eq(#sent[1], #"POST https://hc-ping.com/KEY/db/fail " + 10000, "a healthchecks body is cut at 10 kB")
+
+    -- an unknown kind is an error naming the valid ones, and sends nothing (it sent a success ping)
+    sent = {}
+    for _, kind in ipairs({ "failure", "ok", 1 }) do
+      local okk, ek = pcall(hc.ping, "https://hc-ping.com/KEY/db", kind, "m")
+      assert(not okk and tostring(ek):find('kind must be "start", "success" or "fail"', 1, true), tostring(ek))
+    end
+    local okq, eq_ = pcall(hc.request, "https://hc-ping.com/KEY/db", "failed")
+    assert(not okq and tostring(eq_):find("healthcheck.request: kind must be", 1, true), tostring(eq_))
+    eq(#sent, 0, "no ping for an unknown kind")
 
     -- no URL: the run goes on unwatched
     hc.setup({})

@@ -75,6 +75,27 @@ flow {
     assert(not okc and ec.code == "notify" and ec.reason == "connect", json.encode(ec))
     eq(ec.message, "notify: slack hooks.slack.com: cannot connect to slack hooks.slack.com: refused", "transport error")
 
+    -- no secret in an error: every occurrence of the url, any url to its host (a redirect to
+    -- https, another path), its path on another host, the token; user:password@ never shown
+    local hook = "http://hooks.slack.com/services/T0/B0/secret"
+    http.request = function(req)
+      error({ code = "http", reason = "redirect", message = "too many redirects from " .. req.url .. " (" .. req.url
+        .. "): the last one led to https://HOOKS.slack.com:443/services/T0/B0/secret?x=1, via https://mirror.example/services/T0/B0/secret"
+        .. " with Bearer tk_secret_token" })
+    end
+    local okr, er = pcall(notify.send, "x", { target = { url = hook, token = "tk_secret_token" } })
+    http.request = real
+    assert(not okr and er.code == "notify" and er.reason == "redirect", json.encode(er))
+    eq(er.message, "notify: slack hooks.slack.com: too many redirects from slack hooks.slack.com (slack hooks.slack.com):"
+      .. " the last one led to slack hooks.slack.com, via slack hooks.slack.com with Bearer slack hooks.slack.com", "every secret redacted")
+    answer = { status = 400, body = "no such hook: " .. hook, headers = {} }
+    local okb, eb = pcall(notify.send, "x", { target = { url = "https://bot:hunter2@chat.example:8443/hooks/abc", format = "slack" } })
+    assert(not okb and not eb.message:find("hunter2", 1, true) and not eb.message:find("/hooks/abc", 1, true), json.encode(eb))
+    eq(eb.target, "slack chat.example:8443", "no user:password@ in a target's name")
+    local okb2, eb2 = pcall(notify.send, "x", { target = { url = hook } })
+    eq(eb2.message, "notify: slack hooks.slack.com answered 400: no such hook: slack hooks.slack.com", "an answer that quotes the url")
+    answer = { status = 200, body = "", headers = {} }
+
     -- bad input: unknown options, no target, a bad priority, an ntfy url without a topic
     for _, case in ipairs({
       { { tittle = "x", target = { url = "https://a/b" } }, "unknown option 'tittle'" },
@@ -100,6 +121,59 @@ flow {
     eq(results[1].target, "ntfy ntfy.sh", "target name")
     local ok3, e3 = pcall(notify.setup, { url = "https://ntfy.sh/a", colour = "red" })
     assert(not ok3 and tostring(e3):find("unknown setting 'colour'"), tostring(e3))
+    -- settings are checked when they are read (tide check shows it), not at the first send
+    for _, case in ipairs({
+      { '{"targets": {"url": "https://ntfy.sh/a"}}', "setting 'targets' must be a list of targets" },  -- an object
+      { '{"targets": {}}', "setting 'targets' must be a list of targets" },
+      { '{"targets": "https://ntfy.sh/a"}', "must be a list of targets" },
+      { '{"targets": [{"url": "https://ntfy.sh/a"}, {"token": "t"}]}', "targets[2]: no 'url'" },
+      { '{"url": "ntfy.sh/a"}', "'url' must start with https://" },
+      { '{"url": "https://ntfy.sh/a", "dry_run": "yes"}', "'dry_run' must be true or false" },
+    }) do
+      local okc, ec = pcall(notify.setup, json.decode(case[1]))
+      assert(not okc and tostring(ec):find(case[2], 1, true), case[1] .. ": expected '" .. case[2] .. "', got " .. tostring(ec))
+    end
+    notify.setup(json.decode('{"targets": []}'))
+    notify.setup(json.decode('{"targets": [{"url_env": "X"}, {"url": "https://ntfy.sh/a", "dry_run": false}]}'))
+
+    -- several targets: every one is tried, and one error names each that failed
+    notify.setup({ targets = { { url = "https://ntfy.sh/a" }, { url = "https://hooks.slack.com/services/T/B/s1" },
+                               { url = "https://example.com/hook" } } })
+    local calls, down = {}, { ["hooks.slack.com"] = 1, ["example.com"] = 2 }  -- how many more times each fails
+    http.request = function(req)
+      local h = req.url:match("^https://([^/]+)")
+      calls[h] = (calls[h] or 0) + 1
+      if (down[h] or 0) > 0 then
+        down[h] = down[h] - 1
+        if h == "example.com" then error({ code = "http", reason = "connect", message = "cannot connect to " .. req.url }) end
+        return { status = 503, body = "busy", headers = {} }
+      end
+      return { status = 200, body = "ok", headers = {} }
+    end
+    local okm, em = pcall(notify.send, "m1")
+    assert(not okm and em.code == "notify", json.encode(em))
+    eq(calls, { ["ntfy.sh"] = 1, ["hooks.slack.com"] = 1, ["example.com"] = 1 }, "every target tried")
+    eq(em.message, "notify: 2 of 3 targets failed: [2] slack hooks.slack.com answered 503: busy;"
+      .. " [3] webhook example.com: cannot connect to webhook example.com", "one error for all failures")
+    eq(em.targets, { "slack hooks.slack.com", "webhook example.com" }, "failed targets")
+    eq(em.sent, { "ntfy ntfy.sh" }, "who got it")
+    eq({ #em.errors, em.errors[1].status, em.errors[2].reason }, { 2, 503, "connect" }, "each failure")
+    eq(tostring(em), em.message, "tostring of a notify error")
+    -- a step's retries resend only to the targets that have not got the message
+    local res = step("notify", function() return notify.send("m1") end, { retries = { attempts = 3, delay = "10ms" } })
+    eq(calls, { ["ntfy.sh"] = 1, ["hooks.slack.com"] = 2, ["example.com"] = 3 }, "no duplicates on retry")
+    eq({ #res, res[1].already_sent, res[1].target, res[2].already_sent, res[3].status }, { 3, true, "ntfy ntfy.sh", true, 200 }, "results after retries")
+    -- once every target has it, the same text sent again is a new notification
+    notify.send("m1")
+    eq(calls, { ["ntfy.sh"] = 2, ["hooks.slack.com"] = 3, ["example.com"] = 4 }, "sent again after a full send")
+    -- a target that cannot even be built (its url_env unset) is one failure among others
+    notify.setup({ targets = { { url = "https://ntfy.sh/a" }, { url_env = "TIDE_NOTIFY_TEST_UNSET" } } })
+    local oku, eu = pcall(notify.send, "m2")
+    assert(not oku, "a target without url passed")
+    eq(eu.message, "notify: 1 of 2 targets failed: [2] url_env TIDE_NOTIFY_TEST_UNSET: the environment variable"
+      .. " TIDE_NOTIFY_TEST_UNSET (url_env) is not set", "an unset url_env")
+    eq(calls["ntfy.sh"], 3, "the other target got it")
+    http.request = real
     return "ok"
   end,
 }
