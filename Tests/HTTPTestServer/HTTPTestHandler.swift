@@ -46,6 +46,7 @@ final class HTTPTestHandler: ChannelInboundHandler, RemovableChannelHandler {
             stats.ended(active, aborted: true)
             self.active = nil
         }
+        stats.disconnected()
         context.fireChannelInactive()
     }
 
