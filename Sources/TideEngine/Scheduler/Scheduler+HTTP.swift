@@ -33,13 +33,7 @@ extension Scheduler {
             push(.failure(error), &out)
             return .return
         }
-        let id = nextProcess
-        nextProcess += 1
-        processes[id] = (slot, tasks[Int(slot)].generation)
-        tasks[Int(slot)].io = id
-        tasks[Int(slot)].wait = .http(id)
-        tasks[Int(slot)].timerToken = 0
-        http.launch(call, id: id)
+        http.launch(call, id: park(slot, on: TaskWait.http))
         return .yield
     }
 

@@ -359,14 +359,20 @@ extension Scheduler {
         let request = ProcessRequest(
             arguments: arguments, workingDirectory: frame.string(1), environment: environment,
             standardInput: frame.bytes(2), captureLimit: captureLimit, node: currentNode(slot))
+        launcher.launch(request, id: park(slot, on: TaskWait.io))
+        return .yield
+    }
+
+    /// Parks the task in `slot` on an outside operation (a process or an http call): gives the
+    /// operation an id, by which its outcome comes back, and returns it.
+    func park(_ slot: Int32, on wait: (Int) -> TaskWait) -> Int {
         let id = nextProcess
         nextProcess += 1
         processes[id] = (slot, tasks[Int(slot)].generation)
         tasks[Int(slot)].io = id
-        tasks[Int(slot)].wait = .io(id)
+        tasks[Int(slot)].wait = wait(id)
         tasks[Int(slot)].timerToken = 0
-        launcher.launch(request, id: id)
-        return .yield
+        return id
     }
 }
 
