@@ -49,6 +49,13 @@ struct tide_vm {
     _Atomic int cancelled;
     _Atomic int stopped;             /* what the hook raised: TIDE_STOP_* bits */
     int preempt_pending;             /* the hook fired where it could not yield: yield when possible */
+    /* The signal handler arms the hook with lua_sethook, which marks every call frame of the
+     * running thread (settraps): 14 ns a frame, so ~10 ms at the depth of a runaway recursion.
+     * The watchdog signals again only once the armed hook has fired (or the thread it was armed
+     * on stopped running), and waits four times that cost between two signals, so arming takes
+     * at most a fifth of the thread's time at any depth and never a signal per slice. */
+    _Atomic int hook_armed;
+    _Atomic uint64_t arm_cost_ns;    /* how long the handler's last lua_sethook took */
     uint64_t signalled_at;           /* watchdog only: when it last interrupted this VM */
     char deadline_message[160];
 };
@@ -334,6 +341,7 @@ static void tide_hook(lua_State *L, lua_Debug *ar) {
     tide_vm *vm;
     lua_getallocf(L, (void **)&vm);
     lua_sethook(L, NULL, 0, 0);  /* one-shot: the watchdog arms it again if needed */
+    atomic_store(&vm->hook_armed, 0);
     if (tide_thread_id(L) != 0 && !vm->closing && lua_isyieldable(L)) {
         vm->preempt_pending = 0;
         lua_yield(L, 0);
@@ -364,8 +372,12 @@ static void tide_preempt_handler(int sig) {
     if (vm == NULL)
         return;
     lua_State *L = atomic_load(&vm->running);
-    if (L != NULL)
-        lua_sethook(L, tide_hook, LUA_MASKCOUNT, 1);
+    if (L == NULL)
+        return;
+    uint64_t start = tide_now_ns();  /* clock_gettime is async-signal-safe */
+    atomic_store(&vm->hook_armed, 1);
+    lua_sethook(L, tide_hook, LUA_MASKCOUNT, 1);
+    atomic_store(&vm->arm_cost_ns, tide_now_ns() - start);
 }
 
 static pthread_once_t tide_signal_once = PTHREAD_ONCE_INIT;
@@ -387,9 +399,13 @@ int tide_vm_preempt(tide_vm *vm, uint64_t now_ns, uint64_t slice_ns) {
     uint64_t deadline = atomic_load(&vm->deadline);
     int due = (since != 0 && now_ns - since >= slice_ns) || atomic_load(&vm->cancelled) ||
               (deadline != 0 && now_ns >= deadline);
-    /* At most one signal a slice: arming the hook walks the whole call chain (settraps), which
-     * in deep recursion costs milliseconds; signalling faster would starve the thread. */
-    if (!due || now_ns - vm->signalled_at < slice_ns)
+    /* Not while the last arming is still to fire, and at most one signal a slice or four times
+     * what arming cost (see hook_armed): in deep recursion, signalling faster starved the thread,
+     * and the handler, re-entered forever, held whatever lock it had interrupted. */
+    uint64_t gap = 4 * atomic_load(&vm->arm_cost_ns);
+    if (gap < slice_ns)
+        gap = slice_ns;
+    if (!due || atomic_load(&vm->hook_armed) || now_ns - vm->signalled_at < gap)
         return 0;
     vm->signalled_at = now_ns;
     pthread_kill(vm->thread, tide_preempt_signal);
@@ -426,11 +442,13 @@ static void tide_enter(tide_vm *vm, lua_State *co, lua_State **prev, uint64_t *p
     }
     vm->closing += closing;
     atomic_store(&vm->running, co);
+    atomic_store(&vm->hook_armed, 0);  /* a hook armed on prev fires only when prev runs again */
 }
 
 static void tide_leave(tide_vm *vm, lua_State *co, lua_State *prev, uint64_t prev_since, int closing) {
     atomic_store(&vm->running, prev);  /* first: a late signal no longer arms `co` */
     lua_sethook(co, NULL, 0, 0);       /* a hook armed too late must not fire on its next resume */
+    atomic_store(&vm->hook_armed, 0);
     atomic_store(&vm->running_since, prev_since);
     vm->closing -= closing;
     if (prev == NULL)

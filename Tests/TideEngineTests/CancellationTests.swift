@@ -171,6 +171,25 @@ struct PreemptionTests {
         #expect(o.status == .failed && o.errorCode == "timeout")
     }
 
+    /// A loop at the bottom of 250,000 Lua frames (about as deep as Lua lets this function go): arming the hook there walks every frame.
+    static let deepLoop = "local function f(n) if n == 0 then log('deep') while true do end end return f(n - 1) + 1 end f(250000)"
+
+    @Test("an infinite loop 250,000 frames deep is ended by the flow's timeout")
+    func deepLoopTimeout() async {
+        let o = await runFlow(script(Self.deepLoop, options: #"timeout = "1s","#))
+        #expect(o.status == .failed && o.errorCode == "timeout", "\(o.error ?? "")")
+    }
+
+    @Test("an infinite loop 250,000 frames deep is ended by a cancel request")
+    func deepLoopCancel() async {
+        let events = EventLog()
+        let task = Task { await runFlow(script(Self.deepLoop), observer: events) }
+        #expect(await waitUntil(seconds: 30) { events.logLines.contains("deep") } != nil)
+        task.cancel()
+        let o = await task.value
+        #expect(o.status == .cancelled && o.errorCode == "cancelled", "\(o.error ?? "")")
+    }
+
     @Test("an infinite loop inside a user coroutine is ended too")
     func infiniteLoopInCoroutine() async {
         let o = await runFlow(script("coroutine.wrap(function() while true do end end)()", options: #"timeout = "300ms","#))
