@@ -1,18 +1,85 @@
 // FlowHarness.swift: runs flow scripts through the real engine for tests.
 import Foundation
 import Synchronization
+import Testing
 import TideEngine
 import TideProtocol
 
 /// Runs `source` (a script defining one flow) and returns the outcome.
 func runFlow(
     _ source: String, flow: String? = nil, payload: String? = nil, virtualTime: Bool = false,
-    limits: EngineLimits = EngineLimits(), observer: RunObserver = NullObserver()
+    limits: EngineLimits = EngineLimits(), observer: RunObserver = NullObserver(),
+    deadline: Duration = .seconds(120), sourceLocation: SourceLocation = #_sourceLocation
 ) async -> RunOutcome {
     let request = RunRequest(
         script: FlowScript(path: "test.lua", source: source), flow: flow, payload: payload, runID: "run_test")
     let clock: EngineClock = virtualTime ? ManualClock() : SystemClock()
-    return await RunExecutor.execute(request, limits: limits, observer: observer, clock: clock)
+    return await execute(request, limits: limits, observer: observer, clock: clock, deadline: deadline, sourceLocation: sourceLocation)
+}
+
+/// Runs `request` in-process; no test can hang the suite on it. Past `deadline` the run is
+/// cancelled and the test fails; a run that has not stopped 10 s after that is abandoned (its
+/// thread may spin on, but the test returns a failed outcome and the suite goes on).
+func execute(
+    _ request: RunRequest, limits: EngineLimits = EngineLimits(), observer: RunObserver = NullObserver(),
+    clock: EngineClock = SystemClock(), deadline: Duration = .seconds(120),
+    sourceLocation: SourceLocation = #_sourceLocation
+) async -> RunOutcome {
+    let cancellation = RunCancellation()
+    let outcome = OneShot<RunOutcome>()
+    let run = Task {
+        outcome.offer(await RunExecutor.execute(request, limits: limits, observer: observer, clock: clock, cancellation: cancellation))
+    }
+    let watch = Task {
+        guard (try? await Task.sleep(for: deadline)) != nil else { return }
+        Issue.record("the run did not end within \(deadline); cancelling it", sourceLocation: sourceLocation)
+        cancellation.cancel(reason: "the test's deadline of \(deadline) passed")
+        guard (try? await Task.sleep(for: .seconds(10))) != nil else { return }
+        Issue.record("the run did not stop within 10 s of its cancel; abandoned", sourceLocation: sourceLocation)
+        outcome.offer(RunOutcome(
+            runID: request.runID, flow: request.flow ?? "", status: .failed,
+            error: #"{"code":"test_deadline","message":"abandoned by the test"}"#, startedAt: 0, finishedAt: 0))
+    }
+    // the caller's cancellation reaches the run as RunExecutor's own would
+    let result = await withTaskCancellationHandler {
+        await outcome.value
+    } onCancel: {
+        cancellation.cancel(reason: "its caller was cancelled")
+    }
+    watch.cancel()
+    _ = run  // a run abandoned past its deadline goes on alone; one that returned is done
+    return result
+}
+
+/// A value that the first of several offers sets, awaited once.
+final class OneShot<T: Sendable>: Sendable {
+    private struct State {
+        var value: T?
+        var waiter: CheckedContinuation<T, Never>?
+    }
+    private let state = Mutex(State())
+
+    func offer(_ value: T) {
+        let waiter = state.withLock { s -> CheckedContinuation<T, Never>? in
+            guard s.value == nil else { return nil }
+            s.value = value
+            defer { s.waiter = nil }
+            return s.waiter
+        }
+        waiter?.resume(returning: value)
+    }
+
+    var value: T {
+        get async {
+            await withCheckedContinuation { continuation in
+                let ready = state.withLock { s -> T? in
+                    if s.value == nil { s.waiter = continuation }
+                    return s.value
+                }
+                if let ready { continuation.resume(returning: ready) }
+            }
+        }
+    }
 }
 
 /// Wraps a run body in a one-flow script.

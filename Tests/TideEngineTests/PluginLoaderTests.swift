@@ -21,7 +21,7 @@ private func withHome<T>(_ files: [String: String], _ body: (String) async throw
 /// Runs `source` with `home`'s plugins on the module path.
 private func runWithPlugins(_ source: String, home: String, limits: EngineLimits = EngineLimits()) async -> RunOutcome {
     let request = RunRequest(script: FlowScript(path: "flows/t.lua", source: source), runID: "run_test", plugins: home + "/plugins")
-    return await RunExecutor.execute(request, limits: limits, observer: NullObserver(), clock: SystemClock())
+    return await execute(request, limits: limits)
 }
 
 @Suite("plugins folder and validation")
@@ -178,7 +178,7 @@ struct PluginLoaderTests {
             let request = RunRequest(script: FlowScript(path: "flows/t.lua", source: #"flow { name = "t", run = function() return require "spin" end }"#),
                                      runID: "run_test", plugins: home + "/plugins")
             let outcome = await withTaskGroup(of: RunOutcome?.self) { group in
-                group.addTask { await RunExecutor.execute(request, observer: NullObserver(), clock: SystemClock()) }
+                group.addTask { await execute(request) }
                 try? await Task.sleep(for: .milliseconds(300))
                 group.cancelAll()
                 return await group.next()!!
