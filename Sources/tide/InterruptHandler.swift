@@ -35,12 +35,16 @@ struct InterruptHandler: Sendable {
         let interrupted = InterruptFlag()
         let sources = [SIGINT, SIGTERM, SIGHUP].map { number -> DispatchSourceSignal in
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { [onFirst] in
-                if interrupted.fire() {
-                    onFirst()
-                } else {
-                    LiveProcesses.killAll()  // no orphans: each command leads its own group
-                    _exit(130)
+            source.setEventHandler { [onFirst, source] in
+                // A busy machine can deliver two signals to one event (data counts them): the
+                // second is still a second, so it quits now.
+                for _ in 0..<max(1, source.data) {
+                    if interrupted.fire() {
+                        onFirst()
+                    } else {
+                        LiveProcesses.killAll()  // no orphans: each command leads its own group
+                        _exit(130)
+                    }
                 }
             }
             source.resume()

@@ -26,9 +26,17 @@ struct InterruptTests {
             if ready((try? String(contentsOf: outURL, encoding: .utf8)) ?? "") { break }
             try await Task.sleep(for: .milliseconds(20))
         }
-        for signal in signals {
+        for (index, signal) in signals.enumerated() {
             kill(process.processIdentifier, signal)
-            try await Task.sleep(for: .milliseconds(300))
+            guard index + 1 < signals.count else { break }
+            // the next signal only once tide has taken this one: the kernel merges a signal into
+            // one still pending, so a fixed pause sent "two" signals that arrived as one
+            let acknowledged = "cancelling"
+            let start = Date()
+            while Date().timeIntervalSince(start) < 30,
+                  !((try? String(contentsOf: outURL, encoding: .utf8)) ?? "").contains(acknowledged) {
+                try await Task.sleep(for: .milliseconds(10))
+            }
         }
         let deadline = Date().addingTimeInterval(20)
         while process.isRunning, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
