@@ -31,6 +31,7 @@ public struct Schedule: Sendable, Hashable {
     /// Parses one schedule string: "TZ=Zone " prefix optional, overriding `defaultZone`.
     /// (`CRON_TZ=Zone`, cronie's spelling, is accepted too.)
     public static func parse(_ text: String, defaultZone: TimeZone) throws(ScheduleError) -> Schedule {
+        try checkCharacters(text)
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
         var rest = Substring(trimmed)
         var zone = defaultZone
@@ -62,6 +63,24 @@ public struct Schedule: Sendable, Hashable {
             return Schedule(text: trimmed, kind: .reboot, zone: zone)
         default:
             return Schedule(text: trimmed, kind: .cron(try CronExpression.parse(String(rest))), zone: zone)
+        }
+    }
+
+    /// Refuses what no cron reads: anything but printable ASCII, spaces, tabs and newlines. A
+    /// no-break space pasted from a web page looks like a space; Foundation's white space
+    /// includes it, cron's does not, so it is named rather than taken as a separator.
+    static func checkCharacters(_ text: String) throws(ScheduleError) {
+        for (offset, scalar) in text.unicodeScalars.enumerated() {
+            let value = scalar.value
+            if (value >= 0x20 && value < 0x7F) || value == 0x09 || value == 0x0A || value == 0x0D { continue }
+            let hex = String(value, radix: 16, uppercase: true)
+            let code = "U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
+            let name = (scalar.properties.name ?? scalar.properties.nameAlias).map { " (\($0))" } ?? ""
+            let kind = scalar.properties.isWhitespace ? "a space that is not an ASCII space" :
+                scalar.properties.generalCategory == .control ? "a control character" : "a character that is not ASCII"
+            throw ScheduleError(
+                field: nil,
+                message: "the schedule has \(kind) at character \(offset + 1): \(code)\(name); write it with plain spaces and ASCII characters")
         }
     }
 

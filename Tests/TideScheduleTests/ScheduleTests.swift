@@ -69,6 +69,14 @@ struct ScheduleTests {
         ("@reboot now", nil, "@reboot"),
         ("@sometimes", nil, "unknown macro"),
         ("61 * * * *", "minute", "61"),
+        // a no-break space pasted from a web page, at the end and between fields; cron rejects both
+        ("0 0 * * *\u{00A0}", nil, "U+00A0 (NO-BREAK SPACE)"),
+        ("0\u{00A0}0 * * *", nil, "at character 2: U+00A0"),
+        ("0 0 * * *\u{2003}", nil, "U+2003 (EM SPACE)"),
+        ("0 0 * * *\u{200B}", nil, "U+200B (ZERO WIDTH SPACE)"),
+        ("0 0 * * \u{FF11}", nil, "U+FF11 (FULLWIDTH DIGIT ONE)"),
+        ("@every 5m\u{00A0}", nil, "U+00A0"),
+        ("0 0 * * *\u{1B}[31m", nil, "a control character at character 10: U+001B"),
     ] as [(String, String?, String)])
     func rejects(_ text: String, _ field: String?, _ mention: String) {
         #expect {
