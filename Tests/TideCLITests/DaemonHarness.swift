@@ -33,7 +33,7 @@ final class RunningDaemon: @unchecked Sendable {
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = handle
         process.standardError = handle
-        try process.run()
+        try ChildLauncher.run(process)
         try? handle.close()
         if waitForSocket {
             let ready = await waitUntil(timeout: .seconds(20)) { [socket = self.socket, process] in

@@ -719,7 +719,7 @@ enum Lifecycle {
             process.standardInput = FileHandle.nullDevice
             process.standardOutput = out
             process.standardError = err
-            try process.run()
+            try ChildLauncher.run(process)
             let o = out.fileHandleForReading.readDataToEndOfFile()
             let e = err.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()

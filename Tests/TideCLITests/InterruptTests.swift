@@ -20,7 +20,7 @@ struct InterruptTests {
         process.arguments = ["exec", file.path]
         process.standardOutput = out
         process.standardError = out
-        try process.run()
+        try ChildLauncher.run(process)
         let start = Date()
         while Date().timeIntervalSince(start) < 20 {
             if ready((try? String(contentsOf: outURL, encoding: .utf8)) ?? "") { break }

@@ -112,7 +112,7 @@ enum TideProcess {
 
         let clock = ContinuousClock()
         let start = clock.now
-        try process.run()
+        try ChildLauncher.run(process)
         let pid = process.processIdentifier
 
         enum Outcome: Sendable { case exited(Exit), killedAfterTimeout }
