@@ -37,6 +37,25 @@ struct ErrorTests {
         #expect(o.errorMessage == message)
     }
 
+    @Test("a run's error record names the innermost failed step and the user's file:line; the log's traceback has the user's frames only")
+    func errorOrigin() async {
+        let events = EventLog()
+        let o = await runFlow(script("""
+            local function check(x) if x then error({ code = "NOT_FOUND" }) end end
+            step("outer", function()
+              step("inner", function() check(true) end)
+            end)
+            """), observer: events)
+        #expect(o.status == .failed)
+        #expect(o.errorValue == ["code": "NOT_FOUND", "message": "NOT_FOUND", "step": "inner", "where": "test.lua:2"])
+        let trace = events.logLines.first { $0.contains("stack traceback") } ?? ""
+        #expect(trace.contains("test.lua:2: in ") && trace.contains("test.lua:4: in "), "\(trace)")
+        #expect(!trace.contains("prelude:") && !trace.contains("[C]:"), "\(trace)")
+        // an error outside any step: where, no step; the user's own fields are kept
+        let plain = await runFlow(script(#"error({ code = "X", step = "mine" })"#))
+        #expect(plain.errorValue == ["code": "X", "message": "X", "step": "mine", "where": "test.lua:2"])
+    }
+
     @Test("a result that cannot be JSON fails the run with a clear message")
     func resultNotJSON() async {
         let o = await runFlow(script("return { callback = function() end }"))

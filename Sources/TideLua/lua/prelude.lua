@@ -96,6 +96,50 @@ local function error_record(e)
   return { message = tostring(e), value = e }
 end
 
+-- Where the newest error was first raised: the run's log shows that traceback, and its record
+-- names the step and the user's file:line, not where tide's own code raised it again.
+local origin = { err = nil, trace = nil, where = nil, step = nil }
+
+local function is_tide_frame(line)
+  return sfind(line, "^%[C%]:") or sfind(line, "^prelude:") or sfind(line, "^plugins:") or sfind(line, "^json:")
+end
+
+-- text, then the traceback from `level` (of the caller) with the user's frames only: tide's
+-- prelude and the C functions it runs the user's code through (pcall, error) are not theirs.
+local function user_trace(text, level)
+  local out = { text, "stack traceback:" }
+  for line in string.gmatch(traceback("", level + 1), "\n\t([^\n]*)") do
+    if not is_tide_frame(line) then out[#out + 1] = "\t" .. line end
+  end
+  if #out == 2 then return text end
+  return concat(out, "\n")
+end
+
+-- The first frame from `level` (of the caller) that is the user's: "file:line", or nil.
+local function user_where(level)
+  level = level + 1
+  while true do
+    local info = getinfo(level, "Sl")
+    if info == nil then return nil end
+    if info.what ~= "C" and ssub(info.source, 1, 1) == "@" and info.currentline > 0 then
+      return info.short_src .. ":" .. info.currentline
+    end
+    level = level + 1
+  end
+end
+
+-- xpcall's handler around the user's code: remembers where a new error value was raised.
+local function capture(e)
+  if e ~= origin.err and e ~= "not enough memory" then
+    local ok, trace, where = pcall(function()
+      return user_trace(type(e) == "string" and e or error_record(e).message, 4), user_where(4)
+    end)
+    origin.err, origin.step = e, nil
+    origin.trace, origin.where = ok and trace or nil, ok and where or nil
+  end
+  return e
+end
+
 local function error_json(e)
   local ok, s = pcall(json.encode, error_record(e))
   if ok then return s end
@@ -605,9 +649,9 @@ end
 
 local function attempt(p, name, fn)
   if p.timeout then
-    return pcall(with_deadline, p.timeout, format("step '%s' timed out after %s", name, fmt_duration(p.timeout)), fn)
+    return xpcall(with_deadline, capture, p.timeout, format("step '%s' timed out after %s", name, fmt_duration(p.timeout)), fn)
   end
-  return pcall(fn)
+  return xpcall(fn, capture)
 end
 
 --- step(name, fn [, opts]): runs fn() now as a recorded unit, with retries and compensation.
@@ -641,6 +685,7 @@ function api.step(...)
     end
     if not retry then
       H.step_end(id, "failed", k, nil, error_json(e))
+      if origin.err == e and origin.step == nil then origin.step = name end  -- the innermost step
       error(e, 0)
     end
     local d = backoff_delay(p, k)
@@ -1132,11 +1177,24 @@ local run = { def = nil, ctx = nil, err = nil }
 local function on_error(e)
   if e ~= "not enough memory" then
     pcall(function()
-      local text = type(e) == "string" and e or message_of(e)
-      H.log("error", traceback(text, 2))
+      if origin.err == e and origin.trace then return H.log("error", origin.trace) end
+      capture(e)
+      H.log("error", origin.trace or (type(e) == "string" and e or message_of(e)))
     end)
   end
   return e
+end
+
+-- The run's error record: the error, and the step and user's file:line it came from.
+local function run_error_json(e)
+  if origin.err ~= e or (origin.step == nil and origin.where == nil) then return error_json(e) end
+  local ok, s = pcall(function()
+    local r = error_record(e)
+    if r.step == nil then r.step = origin.step end
+    if r.where == nil then r.where = origin.where end
+    return json.encode(r)
+  end)
+  return ok and s or error_json(e)
 end
 
 -- Phase 1: spawns the run's top-level task. Its results: "succeeded", result JSON, or "failed", error JSON.
@@ -1158,7 +1216,7 @@ function __tide_run(request)
     io.stderr:flush()
     if not ok then
       run.err = r
-      return "failed", error_json(r)
+      return "failed", run_error_json(r)
     end
     local encoded, s = pcall(json.encode, r)
     if not encoded then
