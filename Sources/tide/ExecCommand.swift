@@ -56,40 +56,44 @@ struct ExecCommand: AsyncParsableCommand {
     }
 }
 
-/// The end of a run for people: how it ended, its result or error, cleanup errors.
+/// The end of a run for people: how it ended, its result or error, cleanup errors. JSON values
+/// print on one line, as `tide run --json` prints them.
 func printRunSummary(_ report: RunReport) {
     let took = formatDuration(report.durationMilliseconds ?? 0)
     switch report.status {
     case .succeeded:
-        print("✓ \(report.flow) succeeded in \(took)  (\(report.runID))")
-        print("result: \(pretty(report.result ?? .null))")
+        print("✓ \(printable(report.flow)) succeeded in \(took)  (\(report.runID))")
+        print("result: \(printable((report.result ?? .null).jsonText))")
     default:
-        let message = report.error?["message"]?.string ?? "unknown error"
-        let code = report.error?["code"]?.string.flatMap { $0 == message ? nil : " [\($0)]" } ?? ""
-        print("✗ \(report.flow) \(report.status.rawValue) after \(took): \(message)\(code)  (\(report.runID))")
-        if let error = report.error, case .object(let fields) = error, fields.keys.contains(where: { $0 != "message" && $0 != "code" }) {
-            print("error: \(pretty(error))")
+        let error = report.error ?? .null
+        let message = error["message"]?.string ?? "unknown error"
+        let code = error["code"]?.string.flatMap { $0 == message ? nil : " [\($0)]" } ?? ""
+        print("✗ \(printable(report.flow)) \(report.status.rawValue) after \(took): \(printable(message))\(code)\(errorOrigin(error))  (\(report.runID))")
+        if case .object(var fields) = error {
+            for shown in ["message", "code", "step", "where"] { fields[shown] = nil }
+            if !fields.isEmpty { print("error: \(printable(JSONValue.object(fields).jsonText))") }
         }
         if case .array(let errors)? = report.compensationErrors {
             print("cleanup errors (\(errors.count)):")
-            for e in errors { print("  - \(e["step"]?.string ?? "?"): \(e["error"]?["message"]?.string ?? pretty(e))") }
+            for e in errors { print("  - \(printable(e["step"]?.string ?? "?")): \(printable(e["error"]?["message"]?.string ?? e.jsonText))") }
         }
     }
 }
 
-/// A run id: `run_` and 12 random hex digits.
-func makeRunID() -> String {
-    "run_" + String((0..<12).map { _ in "0123456789abcdef".randomElement()! })
+/// Where a run's error came from, as the error record names it: " in step 'ship' at
+/// flows/saga.lua:12" (the location left out when the message starts with it already).
+func errorOrigin(_ error: JSONValue) -> String {
+    var parts: [String] = []
+    if let step = error["step"]?.string { parts.append("in step '\(printable(step))'") }
+    if let place = error["where"]?.string, !(error["message"]?.string ?? "").hasPrefix(place + ":") {
+        parts.append("at \(printable(place))")
+    }
+    return parts.isEmpty ? "" : " (" + parts.joined(separator: " ") + ")"
 }
 
-/// JSON text for the terminal: pretty-printed when large.
-func pretty(_ value: JSONValue) -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
-    guard let compact = try? encoder.encode(value) else { return "?" }
-    if compact.count <= 100 { return String(decoding: compact, as: UTF8.self) }
-    encoder.outputFormatting.insert(.prettyPrinted)
-    return String(decoding: (try? encoder.encode(value)) ?? compact, as: UTF8.self)
+/// A run id: `run_` and 16 random hex digits, as the daemon makes them.
+func makeRunID() -> String {
+    "run_" + String((0..<16).map { _ in "0123456789abcdef".randomElement()! })
 }
 
 /// "850ms", "1.25s", "2m05s".

@@ -76,7 +76,15 @@ func shortTime(_ iso: String?) -> String {
 
 /// Pads or cuts `text` to `width` columns.
 func column(_ text: String, _ width: Int) -> String {
+    let text = printable(text)
     if text.count > width { return String(text.prefix(max(0, width - 1))) + "…" }
+    return text + String(repeating: " ", count: width - text.count)
+}
+
+/// `text` in `width` columns, cut at the start when longer (a path keeps its file name and line).
+func columnKeepingEnd(_ text: String, _ width: Int) -> String {
+    let text = printable(text)
+    if text.count > width { return "…" + String(text.suffix(max(0, width - 1))) }
     return text + String(repeating: " ", count: width - text.count)
 }
 

@@ -38,7 +38,7 @@ struct LogsCommand: ParsableCommand {
         } else {
             let level = line["level"]?.string ?? "info"
             let time = line["time"]?.string.flatMap(parseISOTimestamp).map(clockTime) ?? "-"
-            print("\(time) \(column(level.uppercased(), 5)) \(line["message"]?.string ?? "")")
+            print("\(time) \(column(level.uppercased(), 5)) \(printable(line["message"]?.string ?? "", keepingLines: true))")
         }
         fflush(nil)
     }

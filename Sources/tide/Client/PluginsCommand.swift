@@ -23,14 +23,14 @@ struct PluginsCommand: ParsableCommand {
                 if p.kind == "c" { notes.append("C module") }
                 if p.configured { notes.append("configured in plugins.json") }
                 let description = (p.description ?? "") + (notes.isEmpty ? "" : (p.description == nil ? "" : "  ") + "(\(notes.joined(separator: ", ")))")
-                print("\(column(p.name, 16)) \(column(p.version ?? "-", 10)) \(column(p.file, 28)) \(description)")
+                print("\(column(p.name, 16)) \(column(p.version ?? "-", 10)) \(column(p.file, 28)) \(printable(description))")
             }
         }
         if !list.errors.isEmpty {
             print("")
             print("failed to load (\(list.errors.count)):")
             for e in list.errors {
-                print("  ✗ \(e.error)")
+                print("  ✗ \(printable(e.error))")
             }
         }
     }

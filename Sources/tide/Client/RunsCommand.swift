@@ -36,7 +36,7 @@ struct RunsCommand: ParsableCommand {
         print("\(column("RUN", 21)) \(column("FLOW", 18)) \(column("STATUS", 13)) \(column("TRIGGER", 8)) \(column("STARTED", 12)) \(column("TOOK", 8)) ERROR")
         for r in runs {
             let took = r.durationMilliseconds.map(formatDuration) ?? "-"
-            print("\(column(r.runID, 21)) \(column(r.flow, 18)) \(column(statusMark(r.status.rawValue) + " " + r.status.rawValue, 13)) \(column(r.trigger, 8)) \(column(shortTime(r.startedAt ?? r.queuedAt), 12)) \(column(took, 8)) \(r.error ?? "")")
+            print("\(column(r.runID, 21)) \(column(r.flow, 18)) \(column(statusMark(r.status.rawValue) + " " + r.status.rawValue, 13)) \(column(r.trigger, 8)) \(column(shortTime(r.startedAt ?? r.queuedAt), 12)) \(column(took, 8)) \(printable(r.error ?? ""))")
         }
     }
 }

@@ -37,13 +37,13 @@ struct RunChart {
     func render() -> String {
         var out = ""
         let took = report.durationMilliseconds.map(formatDuration) ?? "running"
-        out += "\(statusMark(report.status.rawValue)) \(report.flow)  \(report.runID)  \(report.status.rawValue)  \(took)\n"
-        out += "  started \(report.startedAt)\(report.trigger.map { "  trigger \($0)" } ?? "")\n"
-        if let message = report.error?["message"]?.string {
-            out += "  error: \(message)\n"
+        out += "\(statusMark(report.status.rawValue)) \(printable(report.flow))  \(report.runID)  \(report.status.rawValue)  \(took)\n"
+        out += "  started \(report.startedAt)\(report.trigger.map { "  trigger \(printable($0))" } ?? "")\n"
+        if let error = report.error, let message = error["message"]?.string {
+            out += "  error: \(printable(message))\(errorOrigin(error))\n"
         }
         if case .array(let errors)? = report.compensationErrors {
-            for e in errors { out += "  cleanup error in \(e["step"]?.string ?? "?"): \(e["error"]?["message"]?.string ?? e.jsonText)\n" }
+            for e in errors { out += "  cleanup error in \(printable(e["step"]?.string ?? "?")): \(printable(e["error"]?["message"]?.string ?? e.jsonText))\n" }
         }
         let rows = ordered()
         guard !rows.isEmpty else {
@@ -53,14 +53,14 @@ struct RunChart {
         let start = parseISOTimestamp(report.startedAt) ?? rows.compactMap { parseISOTimestamp($0.step.startedAt) }.min() ?? 0
         let ends = rows.compactMap { $0.step.finishedAt.flatMap(parseISOTimestamp) }
         let end = max(report.finishedAt.flatMap(parseISOTimestamp) ?? 0, ends.max() ?? 0, start + 0.001)
-        let labelWidth = min(40, max(12, rows.map { $0.depth * 2 + 2 + $0.step.name.count + label($0.step).count }.max() ?? 12))
+        let labelWidth = min(40, max(12, rows.map { $0.depth * 2 + 2 + printable($0.step.name).count + label($0.step).count }.max() ?? 12))
         let durationWidth = 9
         let barWidth = max(10, width - labelWidth - durationWidth - 4)
         out += "\n"
         out += column("STEPS", labelWidth) + "  " + column("TOOK", durationWidth) + " " + axis(span: end - start, width: barWidth) + "\n"
         for row in rows {
             let s = row.step
-            let name = String(repeating: "  ", count: row.depth) + statusMark(s.status) + " " + s.name + label(s)
+            let name = String(repeating: "  ", count: row.depth) + statusMark(s.status) + " " + printable(s.name) + label(s)
             let took = s.durationMilliseconds.map(formatDuration) ?? "…"
             let from = parseISOTimestamp(s.startedAt) ?? start
             let to = s.finishedAt.flatMap(parseISOTimestamp) ?? end
@@ -89,8 +89,14 @@ struct RunChart {
         }
         var out: [Row] = []
         func visit(_ s: RunReport.Step, _ depth: Int) {
+            let kids = (children[s.id] ?? []).sorted(by: { $0.id < $1.id })
+            // a branch that is just a step of its name (`fetch = function() return step("fetch", ...) end`)
+            // is one row, the step's: two rows said the same thing twice
+            if s.kind == "branch", kids.count == 1, kids[0].kind == "step", kids[0].name == s.name {
+                return visit(kids[0], depth)
+            }
             out.append(Row(step: s, depth: depth))
-            for c in (children[s.id] ?? []).sorted(by: { $0.id < $1.id }) { visit(c, depth + 1) }
+            for c in kids { visit(c, depth + 1) }
         }
         for r in roots.sorted(by: { $0.id < $1.id }) { visit(r, 0) }
         return out
