@@ -80,7 +80,7 @@ final class LiveView: RunObserver, Sendable {
                     if mode == .plain { plain.append(line) } else { s.lines.append(line) }
                 }
             case .retrying(let node, let attempt, let error, let delay):
-                let name = s.nodes[node]?.record.name ?? "?"
+                let name = printable(s.nodes[node]?.record.name ?? "?")
                 let line = indent(s.nodes[node].map { depth($0.record, s) } ?? 0)
                     + paint("↻", 33) + " \(name): attempt \(attempt) failed (\(errorMessage(error))); retrying in \(formatDuration(delay * 1000))"
                 if mode == .plain { plain.append(line) } else { s.lines.append(line) }
@@ -92,17 +92,26 @@ final class LiveView: RunObserver, Sendable {
                     let last = s.lastPlainProgress[node] ?? 0
                     if done == total || done - last >= step {
                         s.lastPlainProgress[node] = done
-                        let name = s.nodes[node]?.record.name ?? "batch"
+                        let name = printable(s.nodes[node]?.record.name ?? "batch")
                         plain.append(indent(s.nodes[node].map { depth($0.record, s) } ?? 0) + "  \(name) \(bar(done, total, width: 20)) \(done)/\(total)")
                     }
                 }
             case .log(let line):
                 let text = indent(line.node.flatMap { s.nodes[$0] }.map { depth($0.record, s) + 1 } ?? 0)
-                    + levelTag(line.level) + " " + line.message
+                    + levelTag(line.level) + " " + printable(line.message, keepingLines: true)
                 if mode == .plain { plain.append(text) } else { s.lines.append(text) }
             }
         }
         if !plain.isEmpty { out.write(Data((plain.joined(separator: "\n") + "\n").utf8)) }
+    }
+
+    /// Prints a warning on standard error (in the drawn region while the view draws on the terminal).
+    func warn(_ text: String) {
+        if mode == .terminal {  // the terminal shows both streams: printing beside the region would garble it
+            state.withLock { $0.lines.append(paint("tide: " + text, 33)) }
+            return
+        }
+        printError("tide: \(text)")
     }
 
     /// Prints a note (e.g. "cancelling").
@@ -166,7 +175,7 @@ final class LiveView: RunObserver, Sendable {
         var line = indent(depth)
         switch r.kind {
         case .group:
-            line += spinner(now) + " " + paint(r.name, 1) + paint("  \(r.primitive ?? "group")", 90)
+            line += spinner(now) + " " + paint(printable(r.name), 1) + paint("  \(r.primitive ?? "group")", 90)
             if let total = r.total, total > 0 {
                 let done = r.done ?? 0
                 line += "  " + bar(done, total, width: 24) + " \(done)/\(total)"
@@ -174,9 +183,9 @@ final class LiveView: RunObserver, Sendable {
             line += paint("  \(elapsed)", 90)
         case .branch:
             let mark = running ? spinner(now) : statusMark(r.status)
-            line += paint("├ ", 90) + mark + " " + r.name + paint("  \(elapsed)", 90)
+            line += paint("├ ", 90) + mark + " " + printable(r.name) + paint("  \(elapsed)", 90)
         case .step, .compensation:
-            line += spinner(now) + " " + r.name + (r.attempts > 1 ? paint("  attempt \(r.attempts)", 33) : "") + paint("  \(elapsed)", 90)
+            line += spinner(now) + " " + printable(r.name) + (r.attempts > 1 ? paint("  attempt \(r.attempts)", 33) : "") + paint("  \(elapsed)", 90)
         }
         region.append(line)
         for child in node.children { drawActive(child, depth: depth + 1, s, into: &region) }
@@ -197,15 +206,15 @@ final class LiveView: RunObserver, Sendable {
     private func startLine(_ r: StepRecord, depth: Int) -> String {
         switch r.kind {
         case .group:
-            return indent(depth) + "┌ \(r.name) (\(r.primitive ?? "group"), \(r.total ?? 0) tasks)"
+            return indent(depth) + "┌ \(printable(r.name)) (\(r.primitive ?? "group"), \(r.total ?? 0) tasks)"
         default:
-            return indent(depth) + "▶ \(r.name)"
+            return indent(depth) + "▶ \(printable(r.name))"
         }
     }
 
     private func finishLine(_ r: StepRecord, depth: Int) -> String {
         let took = formatDuration(r.durationMilliseconds ?? 0)
-        var line = indent(depth) + statusMark(r.status) + " " + r.name
+        var line = indent(depth) + statusMark(r.status) + " " + printable(r.name)
         switch r.kind {
         case .group:
             line += paint(" (\(r.primitive ?? "group")\(r.total.map { ", \(r.done ?? 0)/\($0)" } ?? ""))", 90)
@@ -256,7 +265,7 @@ final class LiveView: RunObserver, Sendable {
     }
 
     private func errorMessage(_ json: String) -> String {
-        JSONValue(text: json)?["message"]?.string ?? json
+        printable(JSONValue(text: json)?["message"]?.string ?? json)
     }
 }
 

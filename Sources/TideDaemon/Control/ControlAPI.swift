@@ -211,10 +211,16 @@ public struct ControlAPI: Sendable {
         let subscription = follow ? hub.subscribe(.run(id)) : nil
         defer { subscription?.cancel() }
         let row = try await runs.start(StartRequest(flow: flow, payload: payload, runID: id))
+        let stale = staleNote(row)
         guard wait else {
-            return .object(["run_id": .string(row.id), "flow": .string(row.flow), "status": .string(row.status.rawValue)])
+            var answer: [String: JSONValue] = ["run_id": .string(row.id), "flow": .string(row.flow), "status": .string(row.status.rawValue)]
+            answer["stale"] = stale
+            return .object(answer)
         }
         if let subscription {
+            if let stale {
+                await sink.send(RPCMessage.notification("run.stale", .object(["run_id": .string(row.id), "stale": stale])))
+            }
             if row.status == .queued {
                 await sink.send(RPCMessage.notification("run.queued", .object(["run_id": .string(row.id), "flow": .string(row.flow)])))
             }
@@ -223,10 +229,25 @@ public struct ControlAPI: Sendable {
                 if event.method == "run.finished" { break }
             }
         }
+        var answer: JSONValue
         if let finished = await runs.waitUntilFinished(row.id) {
-            return JSONValue(report: finished.row.report(steps: finished.steps))
+            answer = JSONValue(report: finished.row.report(steps: finished.steps))
+        } else {
+            answer = try await report(row.id)
         }
-        return try await report(row.id)
+        if let stale, case .object(var fields) = answer {
+            fields["stale"] = stale
+            answer = .object(fields)
+        }
+        return answer
+    }
+
+    /// When the run's file changed and its newest version failed to load, the run is of the
+    /// version loaded before: `{file, error, since}`, for the client to say so.
+    private func staleNote(_ row: RunRow) -> JSONValue? {
+        guard registry.flow(named: row.flow)?.stale == true,
+              let failure = registry.snapshot().errors.first(where: { $0.file == row.file }) else { return nil }
+        return .object(["file": .string(failure.file), "error": .string(failure.error), "since": .string(failure.since)])
     }
 
     private func report(_ id: String) async throws(RPCError) -> JSONValue {

@@ -31,6 +31,7 @@ struct RunCommand: ParsableCommand {
         if detach {
             let result: JSONValue
             do { result = try connection.call("run.start", params) } catch { throw client.report(error) }
+            if let warning = staleWarning(result["stale"]) { printError("tide: " + warning) }
             if client.json { return client.printJSON(result) }
             print(result["run_id"]?.string ?? "?")
             return
@@ -43,6 +44,7 @@ struct RunCommand: ParsableCommand {
             result = try connection.call("run.start", params) { method, params in
                 if let event = runEvent(method, params) { view.record(event) }
                 if method == "run.queued" { view.note("queued behind the flow's max_concurrent") }
+                if method == "run.stale", let warning = staleWarning(params["stale"]) { view.warn(warning) }
             }
         } catch {
             view.finish()
@@ -53,6 +55,14 @@ struct RunCommand: ParsableCommand {
         if client.json { client.printJSON(result) } else { printRunSummary(report) }
         if report.status != .succeeded { throw ExitCode(1) }
     }
+}
+
+/// The warning for a run of an older version of its file, whose newest version failed to load
+/// (the answer's `stale` field; `--json` keeps the field in the JSON).
+func staleWarning(_ stale: JSONValue?) -> String? {
+    guard let stale, let file = stale["file"]?.string else { return nil }
+    let error = stale["error"]?.string ?? "?"
+    return "warning: \(printable(file)) failed to load (\(printable(error))); this run uses the version loaded before it (tide flows shows the error)"
 }
 
 /// A run's notification as the event the live view draws.
