@@ -109,10 +109,13 @@ public enum Daemon {
                 .init(service: runs),
                 .init(service: scheduler),
             ],
-            gracefulShutdownSignals: [.sigterm, .sigint],
+            gracefulShutdownSignals: [],  // StopSignals counts them: the group takes only the first
             cancellationSignals: [],
             logger: logger))
         stopper.attach(group)
+        let signals = StopSignals(logger: logger, graceful: { stopper.stop() }, atOnce: { await runs.hurry() })
+        signals.install()
+        defer { signals.remove() }
         logger.info("tide \(c.version) serving", metadata: ["home": "\(c.home)", "socket": "\(c.socket)", "watcher": "\(reloader.watcher.mode.rawValue)"])
         do {
             try await group.run()

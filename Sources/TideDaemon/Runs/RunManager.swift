@@ -76,6 +76,8 @@ public actor RunManager: Service {
     private let logger: Logger
     private let limits: EngineLimits
     private let gracePeriod: Duration
+    /// Set by a second stop signal: no grace period, and cleanup cut short.
+    private var hurried = false
     private let plugins: String
     /// Runs executing at once, across flows; more wait in the queue (each run has a thread).
     private let maxRunning: Int
@@ -147,19 +149,20 @@ public actor RunManager: Service {
 
     /// Stops accepting runs, lets running ones finish within the grace period, then cancels
     /// them, again every 5 s while their cleanup goes on (the engine stops cleanup at the second
-    /// request).
+    /// request); after ``hurry()``, without grace and every 50 ms, so cleanup is cut short too.
     private func shutdown() async {
         guard accepting else { return }
         accepting = false
         if totalRunning > 0 {
             logger.info("stopping: waiting for running runs", metadata: ["count": "\(totalRunning)", "grace": "\(gracePeriod)"])
-            await waitForDrain(gracePeriod)
+            if !hurried { await waitForDrain(gracePeriod) }
+            var told: Set<String> = []
             while totalRunning > 0 && !Task.isCancelled {
                 for (id, run) in active {
-                    logger.warning("stopping: cancelling run", metadata: ["run": "\(id)"])
-                    run.cancellation.cancel(reason: "the daemon is shutting down")
+                    if told.insert(id).inserted { logger.warning("stopping: cancelling run", metadata: ["run": "\(id)"]) }
+                    run.cancellation.cancel(reason: hurried ? "the daemon is stopping at once (a second stop signal)" : "the daemon is shutting down")
                 }
-                await waitForDrain(.seconds(5))
+                await waitForDrain(hurried ? .milliseconds(50) : .seconds(5))
             }
         }
         for completion in completions.values { completion.abandon() }  // queued runs stay queued
@@ -167,11 +170,18 @@ public actor RunManager: Service {
         triggerer.finish()
     }
 
-    /// Waits until no run holds a slot (reserved or running), or `timeout` passes.
+    /// A second stop signal: the grace period, or the wait between two cancels, ends now.
+    public func hurry() {
+        hurried = true
+    }
+
+    /// Waits until no run holds a slot (reserved or running), `timeout` passes, or ``hurry()``
+    /// is called.
     private func waitForDrain(_ timeout: Duration) async {
+        let wasHurried = hurried
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
-        while totalRunning > 0 && clock.now < deadline {
+        while totalRunning > 0 && clock.now < deadline && hurried == wasHurried {
             do {
                 try await Task.sleep(for: .milliseconds(20))  // only while stopping
             } catch {
