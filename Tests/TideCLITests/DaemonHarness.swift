@@ -120,6 +120,17 @@ func waitUntil(timeout: Duration, _ condition: @escaping @Sendable () -> Bool) a
     return condition()
 }
 
+/// Polls an async `condition` (a request to the daemon) every 20 ms until it holds or `timeout` passes.
+func waitUntil(timeout: Duration, _ condition: @escaping @Sendable () async -> Bool) async -> Bool {
+    let clock = ContinuousClock()
+    let deadline = clock.now + timeout
+    while clock.now < deadline {
+        if await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return await condition()
+}
+
 /// Runs blocking work on a thread of its own, so the test's cooperative threads stay free.
 func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
