@@ -1,13 +1,33 @@
 # tide: `make run` starts an example, `make test` runs every test, `make bench` compares with peers.
+# `make help` lists every target.
 SWIFT ?= swift
-BIN := .build/release/tide
+# The release build has its own build folder, so a debug build and tests never wait for it.
+RELEASE_SCRATCH := .build-release
+BIN := $(RELEASE_SCRATCH)/release/tide
+# Every release product is built alike: a product linked otherwise would reuse objects compiled
+# for the static runtime and fail to link.
+RELEASE_FLAGS := -c release --static-swift-stdlib --scratch-path $(RELEASE_SCRATCH) -Xlinker -s
+# Where `make install` puts the binary (on PATH for most login shells).
+PREFIX ?= $(HOME)/.local
+# The longest `swift test` may take before it and everything it started are stopped (seconds).
+TEST_BUDGET ?= 1500
 # The outside reference the schedule tests compare with: Python's croniter from PyPI, in .venv/.
 VENV := .venv
 CRONITER_PYTHON := $(CURDIR)/$(VENV)/bin/python3
 CRONITER_VERSION ?= 7.0.0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps lua-modules croniter build release run test test-lua test-swift bench clean
+.PHONY: help deps lua-modules croniter build release install check-release run test test-lua test-swift bench clean
+
+help:
+	@echo "tide: make targets"
+	@echo "  make run            install what is missing, build (release, ~11 min the first time), serve examples/"
+	@echo "  make test           install what is missing, build (debug, ~9 min the first time), run every test"
+	@echo "  make install        install the release binary as $(PREFIX)/bin/tide (PREFIX=... to change)"
+	@echo "  make release        build the release binary $(BIN) (static Swift runtime, stripped)"
+	@echo "  make check-release  build it and run it with the Swift toolchain out of reach"
+	@echo "  make bench          the benchmarks against the peers (Node, xargs, lua5.4, croniter, ...)"
+	@echo "  make clean          remove the build folders"
 
 # Installs what a fresh machine lacks: the Lua 5.4 library and interpreter (Debian packages).
 deps:
@@ -28,14 +48,30 @@ lua-modules:
 croniter:
 	@if ! $(CRONITER_PYTHON) -c 'import croniter' 2>/dev/null; then \
 		echo "installing croniter $(CRONITER_VERSION) into $(VENV)/ (pip)"; \
-		python3 -m venv $(VENV) && $(VENV)/bin/pip install -q croniter==$(CRONITER_VERSION); \
+		rm -rf $(VENV); \
+		python3 -m venv $(VENV) 2>/dev/null || { echo "installing python3-venv (apt-get)"; \
+			$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-venv >/dev/null && python3 -m venv $(VENV); }; \
+		$(VENV)/bin/pip install -q croniter==$(CRONITER_VERSION); \
 	fi
 
 build: deps
 	$(SWIFT) build
 
+# The shipped binary: the Swift runtime and Foundation linked in statically and the symbols
+# stripped, so it runs on a machine without the toolchain (packaging/tide.service installs it).
 release: deps
-	$(SWIFT) build -c release --product tide
+	$(SWIFT) build $(RELEASE_FLAGS) --product tide
+
+install: release
+	install -d $(PREFIX)/bin
+	install -m 0755 $(BIN) $(PREFIX)/bin/tide
+	@echo "installed $(PREFIX)/bin/tide"
+	@case ":$$PATH:" in *":$(PREFIX)/bin:"*) ;; *) echo "note: $(PREFIX)/bin is not on your PATH; add it, e.g. export PATH=\"$(PREFIX)/bin:\$$PATH\"";; esac
+
+# Runs the release binary where the toolchain's folder is hidden (a mount namespace), so a
+# library loaded from it would fail to load: it must run an example flow and a daemon alone.
+check-release: release
+	scripts/check-release $(BIN)
 
 # Starts the daemon on the runnable home in examples/ (Ctrl-C stops it gracefully).
 run: release
@@ -45,7 +81,8 @@ run: release
 	@echo "  $(CURDIR)/$(BIN) plugins --home $(CURDIR)/examples"
 	@echo "  $(CURDIR)/$(BIN) runs --home $(CURDIR)/examples"
 	@echo "  $(CURDIR)/$(BIN) show RUN_ID --home $(CURDIR)/examples"
-	@echo "  (or: export TIDE_HOME=$(CURDIR)/examples, then tide run saga --payload '{\"fail_at\":\"ship\"}')"
+	@echo "  or, to type just 'tide': make install, then"
+	@echo "  export TIDE_HOME=$(CURDIR)/examples; tide run saga --payload '{\"fail_at\":\"ship\"}'"
 	@echo
 	@exec $(BIN) serve --home examples
 
@@ -56,13 +93,16 @@ test-lua:
 
 # At most 24 test cases at once (Swift Testing 6.3's cap; unset, all ~700 start together): a test's
 # waits start when it runs, not while hundreds of others hold the two cooperative threads.
+# scripts/run-bounded: the tests get TEST_BUDGET seconds, and whatever they started and left
+# running (a daemon, a command) is killed when they end, however they end.
 test-swift: croniter
 	$(SWIFT) build
-	SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH=24 TIDE_CRONITER_PYTHON=$(CRONITER_PYTHON) $(SWIFT) test
+	SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH=24 TIDE_CRONITER_PYTHON=$(CRONITER_PYTHON) \
+		scripts/run-bounded $(TEST_BUDGET) $(SWIFT) test
 
 bench: deps croniter release
-	$(SWIFT) build -c release --product tide-bench-schedule
-	$(SWIFT) build -c release --product tide-bench-http-server
+	$(SWIFT) build $(RELEASE_FLAGS) --product tide-bench-schedule
+	$(SWIFT) build $(RELEASE_FLAGS) --product tide-bench-http-server
 	scripts/bench
 	scripts/bench-daemon
 	scripts/bench-schedule
@@ -70,4 +110,4 @@ bench: deps croniter release
 	scripts/bench-http
 
 clean:
-	rm -rf .build
+	rm -rf .build $(RELEASE_SCRATCH)
