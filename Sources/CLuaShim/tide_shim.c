@@ -663,6 +663,108 @@ static int tide_co_wrap(lua_State *L) {
     return 1;
 }
 
+/* ---------------------------------------------------------------- sandboxed base functions */
+/* load, loadfile, dofile and setmetatable from lbaselib.c (Lua 5.4.4), loading text chunks only
+ * and refusing __gc. They are C functions, as the originals are, so that their errors are the
+ * originals': "bad argument #1 to 'setmetatable' (table expected, got number)" at the caller's
+ * file:line. (A Lua wrapper raised them at its own line in the prelude, naming its local.) */
+
+#define TIDE_RESERVEDSLOT 5  /* load's reader keeps the piece it returns here */
+
+static const char *tide_generic_reader(lua_State *L, void *ud, size_t *size) {
+    (void)ud;
+    luaL_checkstack(L, 2, "too many nested functions");
+    lua_pushvalue(L, 1);  /* the reader function */
+    lua_call(L, 0, 1);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        *size = 0;
+        return NULL;
+    } else if (!lua_isstring(L, -1))
+        luaL_error(L, "reader function must return a string");
+    lua_replace(L, TIDE_RESERVEDSLOT);
+    return lua_tolstring(L, TIDE_RESERVEDSLOT, size);
+}
+
+static int tide_load_aux(lua_State *L, int status, int envidx) {
+    if (status == LUA_OK) {
+        if (envidx != 0) {  /* 'env' parameter? */
+            lua_pushvalue(L, envidx);
+            if (!lua_setupvalue(L, -2, 1))  /* set it as 1st upvalue */
+                lua_pop(L, 1);              /* remove 'env' if not used by previous call */
+        }
+        return 1;
+    }
+    luaL_pushfail(L);  /* error (message is on top of the stack) */
+    lua_insert(L, -2);
+    return 2;          /* return fail plus error message */
+}
+
+static int tide_base_load(lua_State *L) {
+    int status;
+    size_t l;
+    const char *s = lua_tolstring(L, 1, &l);
+    (void)luaL_optstring(L, 3, "bt");  /* checked as the original checks it; tide loads text only */
+    int env = (!lua_isnone(L, 4) ? 4 : 0);
+    if (s != NULL) {
+        const char *chunkname = luaL_optstring(L, 2, s);
+        status = luaL_loadbufferx(L, s, l, chunkname, "t");
+    } else {
+        const char *chunkname = luaL_optstring(L, 2, "=(load)");
+        luaL_checktype(L, 1, LUA_TFUNCTION);
+        lua_settop(L, TIDE_RESERVEDSLOT);
+        status = lua_load(L, tide_generic_reader, NULL, chunkname, "t");
+    }
+    return tide_load_aux(L, status, env);
+}
+
+static const char *tide_no_stdin = "%s() without a file name reads standard input, which flows do not have";
+
+static int tide_base_loadfile(lua_State *L) {
+    const char *fname = luaL_optstring(L, 1, NULL);
+    (void)luaL_optstring(L, 2, NULL);
+    int env = (!lua_isnone(L, 3) ? 3 : 0);
+    if (fname == NULL)
+        return luaL_error(L, tide_no_stdin, "loadfile");
+    return tide_load_aux(L, luaL_loadfilex(L, fname, "t"), env);
+}
+
+static int tide_dofilecont(lua_State *L, int d1, lua_KContext d2) {
+    (void)d1;
+    (void)d2;
+    return lua_gettop(L) - 1;
+}
+
+static int tide_base_dofile(lua_State *L) {
+    const char *fname = luaL_optstring(L, 1, NULL);
+    if (fname == NULL)
+        return luaL_error(L, tide_no_stdin, "dofile");
+    lua_settop(L, 1);
+    if (luaL_loadfilex(L, fname, "t") != LUA_OK)
+        return lua_error(L);
+    lua_callk(L, 0, LUA_MULTRET, 0, tide_dofilecont);
+    return tide_dofilecont(L, 0, 0);
+}
+
+static int tide_base_setmetatable(lua_State *L) {
+    int t = lua_type(L, 2);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_argexpected(L, t == LUA_TNIL || t == LUA_TTABLE, 2, "nil or table");
+    if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL)
+        return luaL_error(L, "cannot change a protected metatable");
+    /* finalizers would run inside the engine at any allocation, even after the run has ended */
+    if (t == LUA_TTABLE) {
+        lua_pushliteral(L, "__gc");
+        int gc = lua_rawget(L, 2);
+        lua_pop(L, 1);
+        if (gc != LUA_TNIL)
+            return luaL_error(L, "__gc metamethods are not available in flows: use a <close> variable to clean up");
+    }
+    lua_settop(L, 2);
+    lua_setmetatable(L, 1);
+    return 1;
+}
+
 /* ---------------------------------------------------------------- state */
 
 static int tide_open(lua_State *L) {
@@ -682,6 +784,12 @@ static int tide_open(lua_State *L) {
     lua_setglobal(L, "xpcall");
     lua_pushcfunction(L, tide_limited);
     lua_setglobal(L, "__tide_limited");  /* the prelude takes it and removes the global */
+    static const luaL_Reg sandbox[] = {
+        {"load", tide_base_load}, {"loadfile", tide_base_loadfile}, {"dofile", tide_base_dofile},
+        {"setmetatable", tide_base_setmetatable}, {NULL, NULL},
+    };
+    luaL_newlib(L, sandbox);
+    lua_setglobal(L, "__tide_sandbox");  /* the prelude installs them and removes the global */
     return 0;
 }
 

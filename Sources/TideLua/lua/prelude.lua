@@ -1269,24 +1269,13 @@ end
 
 ---------------------------------------------------------------- the sandbox (SPEC §3.6)
 
-local raw_load, raw_loadfile = load, loadfile
+local raw_load = load
 
-load = function(chunk, chunkname, mode, ...)
-  if select("#", ...) > 0 then return raw_load(chunk, chunkname, "t", ...) end
-  return raw_load(chunk, chunkname, "t")
-end
-
-loadfile = function(filename, mode, ...)
-  if select("#", ...) > 0 then return raw_loadfile(filename, "t", ...) end
-  return raw_loadfile(filename, "t")
-end
-
-dofile = function(filename)
-  if filename == nil then error("dofile() without a file name reads standard input, which flows do not have", 2) end
-  local f, e = raw_loadfile(filename, "t")
-  if not f then error(e, 2) end
-  return f()
-end
+-- load, loadfile and dofile load text chunks only, and setmetatable refuses __gc (the shim's C
+-- versions of the base functions: their errors are the originals', at the caller's line).
+local sandbox = __tide_sandbox
+__tide_sandbox = nil
+load, loadfile, dofile = sandbox.load, sandbox.loadfile, sandbox.dofile
 
 -- require: built-ins, then the home's plugins/ (text chunks only; see plugins.lua).
 plugins = raw_load(H.source("plugins"), "=plugins", "b")()({
@@ -1304,9 +1293,18 @@ io.input = function()
   error("io.input is not available in flows: a daemon has no standard input", 2)
 end
 local raw_lines = io.lines
+-- Raises what io.lines raised as the original would: at the caller's line, named 'lines'.
+local function lines_result(ok, ...)
+  if ok then return ... end
+  local e = ...
+  if type(e) == "string" then
+    e = string.gsub(string.gsub(e, "^prelude:%d+: ", "", 1), "^(bad argument #%d+ to )'[^']*'", "%1'lines'", 1)
+  end
+  error(e, 2)  -- io.lines tail-called us: level 2 is its caller
+end
 io.lines = function(filename, ...)
   if filename == nil then error("io.lines() without a file name reads standard input, which flows do not have", 2) end
-  return raw_lines(filename, ...)
+  return lines_result(pcall(raw_lines, filename, ...))
 end
 io.stdin = nil
 
@@ -1392,18 +1390,20 @@ package.loadlib = nil  -- C modules load through require (plugins/?.so) only
 
 -- Finalizers would run inside the engine at any allocation, even after the run has ended.
 local raw_setmetatable = setmetatable
-_G.setmetatable = function(t, mt)  -- _G: `setmetatable` is a local of this chunk
-  if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
-    error("__gc metamethods are not available in flows: use a <close> variable to clean up", 2)
-  end
-  return raw_setmetatable(t, mt)
-end
+_G.setmetatable = sandbox.setmetatable  -- _G: `setmetatable` is a local of this chunk
 
 -- io.write and the standard streams go to the run's log: standard output is not the flow's.
 local function log_stream(level)
   local pending = ""
   local stream = {}
   function stream:write(...)
+    for i = 1, select("#", ...) do  -- checked as the C io.write checks: strings and numbers
+      local v = select(i, ...)
+      local t = type(v)
+      if t ~= "string" and t ~= "number" then
+        argerror(i, "write", "string expected, got " .. typename(v, true))
+      end
+    end
     local text = pending .. concat({ ... })
     local start = 1
     while true do
