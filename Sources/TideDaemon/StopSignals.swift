@@ -7,8 +7,9 @@ import TideEngine
 
 /// The daemon's stop signals, counted across SIGTERM and SIGINT (Ctrl-C):
 /// 1. graceful: no new runs, running ones get the grace period (the service group shuts down);
-/// 2. at once: no grace, running runs are cancelled now with their cleanup cut short, and the
-///    daemon exits as soon as they are recorded (at the latest 5 s later, killing what runs);
+/// 2. at once: no grace, the commands still running are killed, runs are cancelled with their
+///    cleanup cut short, and the daemon exits as soon as they are recorded (at the latest 10 s
+///    later, without recording them: the next start marks them interrupted);
 /// 3. now: the commands still running are killed and the process exits with 130.
 ///
 /// ServiceGroup's own signal handling takes the first signal only and ignores the rest, so the
@@ -54,8 +55,8 @@ final class StopSignals: @unchecked Sendable {  // `sources`: set by install, re
             let atOnce = self.atOnce
             Task { await atOnce() }  // the composition root's hop onto the run manager
             Thread.detachNewThread { [logger] in
-                Thread.sleep(forTimeInterval: 5)
-                logger.error("runs still not recorded 5 s after the second signal; killing their commands and exiting")
+                Thread.sleep(forTimeInterval: 10)
+                logger.error("runs still not recorded 10 s after the second signal; killing their commands and exiting")
                 LiveProcesses.killAll()
                 _exit(130)
             }

@@ -162,6 +162,8 @@ public actor RunManager: Service {
                     if told.insert(id).inserted { logger.warning("stopping: cancelling run", metadata: ["run": "\(id)"]) }
                     run.cancellation.cancel(reason: hurried ? "the daemon is stopping at once (a second stop signal)" : "the daemon is shutting down")
                 }
+                // at once: the commands of runs and of their cleanup are killed, not asked to stop
+                if hurried { LiveProcesses.killAll() }
                 await waitForDrain(hurried ? .milliseconds(50) : .seconds(5))
             }
         }
@@ -170,9 +172,13 @@ public actor RunManager: Service {
         triggerer.finish()
     }
 
-    /// A second stop signal: the grace period, or the wait between two cancels, ends now.
+    /// A second stop signal: the grace period, or the wait between two cancels, ends now, and
+    /// the commands still running are killed (SIGKILL to their process groups).
     public func hurry() {
         hurried = true
+        guard !accepting else { return }  // not stopping yet: shutdown() starts hurried
+        for run in active.values { run.cancellation.cancel(reason: "the daemon is stopping at once (a second stop signal)") }
+        LiveProcesses.killAll()  // after the cancel: a run sees it before its command's end
     }
 
     /// Waits until no run holds a slot (reserved or running), `timeout` passes, or ``hurry()``
