@@ -7,8 +7,10 @@ import TideStore
 
 /// Where a method's streamed notifications go (the connection that asked).
 public protocol NotificationSink: Sendable {
-    /// Writes one message to the client.
+    /// Writes one notification to the client (waiting while the client is not reading).
     func send(_ message: JSONValue) async
+    /// Writes a response to the client (a method that answers before it streams).
+    func send(_ response: RPCResponse) async
 }
 
 /// Facts about the daemon for `daemon.status`.
@@ -329,7 +331,7 @@ public struct ControlAPI: Sendable {
         let subscription = hub.subscribe(filter)
         defer { subscription.cancel() }
         if let id = request.id {
-            await sink.send(RPCMessage.result(.object(["subscribed": .bool(true)]), id: id))
+            await sink.send(RPCResponse.result(.object(["subscribed": .bool(true)]), id: id))
         }
         for await event in subscription.events {
             await sink.send(event.message)

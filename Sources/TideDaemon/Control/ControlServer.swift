@@ -131,42 +131,31 @@ public final class ControlServer: Service {
 
     /// Parses a line and answers it (a request, or a batch).
     private func answer(_ bytes: ByteBuffer, _ sink: LineWriter) async {
-        let value: JSONValue
-        do {
-            value = try JSONValue(parsing: bytes.readableBytesView)
-        } catch {
-            await sink.send(RPCError(.parseError, "not valid JSON: \(error)").response)
-            return
-        }
-        if case .array(let items) = value {
-            guard !items.isEmpty else {
-                await sink.send(RPCError(.invalidRequest, "an empty batch").response)
-                return
-            }
-            let responses = await withTaskGroup(of: (Int, JSONValue?).self) { group in
+        switch RPCInput(line: bytes.readableBytesView) {
+        case .invalid(let error):
+            await sink.send(error.response)
+        case .single(let request):
+            if let response = await respond(to: request, sink: sink, inBatch: false) { await sink.send(response) }
+        case .batch(let items):
+            let responses = await withTaskGroup(of: (Int, RPCResponse?).self) { group in
                 for (i, item) in items.enumerated() {
                     group.addTask { (i, await self.respond(to: item, sink: sink, inBatch: true)) }
                 }
-                var out: [(Int, JSONValue)] = []
+                var out: [(Int, RPCResponse)] = []
                 for await (i, response) in group { if let response { out.append((i, response)) } }
                 return out.sorted { $0.0 < $1.0 }.map(\.1)
             }
-            if !responses.isEmpty { await sink.send(.array(responses)) }
-            return
-        }
-        if let response = await respond(to: value, sink: sink, inBatch: false) {
-            await sink.send(response)
+            if !responses.isEmpty { await sink.send(batch: responses) }
         }
     }
 
-    /// The response to one request value; nil for notifications and for methods that answered
-    /// by themselves.
-    private func respond(to value: JSONValue, sink: LineWriter, inBatch: Bool) async -> JSONValue? {
+    /// The response to one request; nil for notifications and for methods that answered by
+    /// themselves.
+    private func respond(to item: Result<RPCRequest, RPCError>, sink: LineWriter, inBatch: Bool) async -> RPCResponse? {
         let request: RPCRequest
-        do {
-            request = try RPCRequest(validating: value)
-        } catch {
-            return error.response
+        switch item {
+        case .success(let r): request = r
+        case .failure(let error): return error.response
         }
         do throws(RPCError) {
             if inBatch && (ControlAPI.streaming.contains(request.method) || (try? request.bool("follow")) == true) {
@@ -174,11 +163,18 @@ public final class ControlServer: Service {
             }
             let result = try await api.handle(request, sink: sink)
             guard let id = request.id, let result else { return nil }
-            return RPCMessage.result(result, id: id)
+            return .result(result, id: id)
         } catch {
             guard request.id != nil else { return nil }  // notifications get no answer, even errors
             return error.answering(request.id).response
         }
+    }
+
+    static func line(_ response: RPCResponse) -> [UInt8] {
+        var line: [UInt8] = []
+        response.write(into: &line)
+        line.append(UInt8(ascii: "\n"))
+        return line
     }
 }
 
@@ -195,6 +191,21 @@ struct LineWriter: NotificationSink {
         line.reserveCapacity(256)
         message.write(into: &line)
         line.append(UInt8(ascii: "\n"))
-        try? await outbound.write(ByteBuffer(bytes: line))
+        await write(line)
+    }
+
+    func send(_ response: RPCResponse) async {
+        await write(ControlServer.line(response))
+    }
+
+    func send(batch responses: [RPCResponse]) async {
+        var line: [UInt8] = []
+        RPCResponse.write(batch: responses, into: &line)
+        line.append(UInt8(ascii: "\n"))
+        await write(line)
+    }
+
+    private func write(_ line: [UInt8]) async {
+        try? await outbound.write(ByteBuffer(bytes: line))  // fails only once the connection is gone
     }
 }

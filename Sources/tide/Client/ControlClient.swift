@@ -53,7 +53,7 @@ final class ControlClient {
               onNotification: (String, JSONValue) -> Void = { _, _ in }) throws(ClientError) -> JSONValue {
         nextID += 1
         let id = JSONValue.int(Int64(nextID))
-        let line = RPCRequest(id: id, method: method, params: params.isEmpty ? nil : .object(params)).line()
+        let line = RPCRequest(id: RPCID(id), method: method, params: params.isEmpty ? nil : .object(params)).line()
         try write(line)
         while true {
             let message = try readMessage()

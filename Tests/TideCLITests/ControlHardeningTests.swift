@@ -1,0 +1,257 @@
+// ControlHardeningTests.swift: the control socket against careless and hostile clients (issue 11):
+// a client that pipelines without reading, followers that do not read, thousands of idle
+// connections, request ids that a Double cannot hold, a half-closed last request, another user.
+//
+// Everything runs against the real `tide serve` over its real socket. Memory is the daemon's
+// peak resident set (VmHWM in /proc/PID/status, reset through /proc/PID/clear_refs before the
+// client misbehaves); waits are for conditions, with deadlines.
+import Foundation
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite("control hardening")
+struct ControlHardeningTests {
+    // MARK: - Request framing and ids
+
+    static let ids = [
+        "123456789012345678901234567890", "9007199254740993", "18446744073709551616", "-9223372036854775809",
+        "1e400", "-1e400", "1e-400", "-0", "1.50", "-1.0E+2", "0.1", "0",
+        #""plain""#, #""a\u00e9\/b\"c\\d""#, #""\ud83d\ude00""#, #""""#, "null",
+    ]
+
+    @Test("request ids are echoed byte for byte: numbers a Double cannot hold, -0, 1.50, strings with their escapes")
+    func idsEchoedVerbatim() async throws {
+        try await withDaemon { d in
+            let answers = try await blocking { [socket = d.socket] in
+                let c = try RawConnection(path: socket)
+                var out: [(String, String, String)] = []
+                for id in Self.ids {
+                    let requests = [
+                        ("result", #"{"jsonrpc":"2.0","id":\#(id),"method":"daemon.status"}"#),
+                        ("unknown method", #"{"jsonrpc":"2.0","id":\#(id),"method":"no.such"}"#),
+                        ("bad params", #"{"jsonrpc":"2.0","id":\#(id),"method":"daemon.status","params":{"x":1}}"#),
+                        ("invalid request", #"{"jsonrpc":"1.0","id":\#(id),"method":"daemon.status"}"#),
+                        ("batch", #"[{"jsonrpc":"2.0","id":\#(id),"method":"daemon.status"}]"#),
+                    ]
+                    for (kind, request) in requests {
+                        try c.send(request + "\n")
+                        guard let line = try c.readLine() else { throw HarnessError("closed after \(request)") }
+                        out.append((id, kind, line))
+                    }
+                }
+                return out
+            }
+            for (id, kind, line) in answers {
+                #expect(line.contains(#""id":\#(id),"#) || line.contains(#""id":\#(id)}"#), "\(kind): id \(id) came back as: \(line.prefix(200))")
+                #expect(!line.contains("-32700"), "\(kind): id \(id) is valid JSON: \(line.prefix(200))")
+            }
+        }
+    }
+}
+
+// MARK: - Helpers
+
+/// Helpers of this file.
+private enum CH {
+    /// One request line (with its `\n`).
+    static func line(id: Any, _ method: String, _ params: [String: Any]? = nil) -> String {
+        var message: [String: Any] = ["jsonrpc": "2.0", "id": id, "method": method]
+        if let params { message["params"] = params }
+        let data = try! JSONSerialization.data(withJSONObject: message, options: [.sortedKeys])
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+
+    static func next(_ c: RawConnection) throws -> JSONValue {
+        guard let line = try c.readLine() else { throw HarnessError("the daemon closed the connection") }
+        return try JSONValue.parse(line)
+    }
+
+    /// Sends a request and returns its response, skipping notifications and other answers.
+    static func call(_ c: RawConnection, id: Any, _ method: String, _ params: [String: Any]? = nil) throws -> JSONValue {
+        try c.send(line(id: id, method, params))
+        let expected: JSONValue = (id as? Int).map { .number(Double($0)) } ?? .string("\(id)")
+        while true {
+            let message = try next(c)
+            if message["id"] == expected { return message }
+        }
+    }
+
+    /// Lua that waits (up to 10 s) until the file `ctx.payload.gate` exists.
+    static let gateWait = """
+        for _ = 1, 500 do
+            if sh("test -e '" .. ctx.payload.gate .. "'", {check = false}).status == 0 then break end
+            sleep("20ms")
+          end
+        """
+
+    /// The result of one request on a new connection; throws its error.
+    static func result(_ d: RunningDaemon, _ method: String, _ params: [String: Any]? = nil) async throws -> JSONValue {
+        let text = line(id: 1, method, params)
+        let response = try await blocking { [socket = d.socket] in
+            let c = try RawConnection(path: socket)
+            try c.send(text)
+            while true {
+                let message = try next(c)
+                if message["id"] == .number(1) { return message }
+            }
+        }
+        guard let result = response["result"] else { throw HarnessError("\(method) failed: \(response)") }
+        return result
+    }
+
+    /// `run.get` once the run has finished (fails after `timeout`).
+    static func finishedRun(_ d: RunningDaemon, _ id: String, timeout: Duration) async throws -> JSONValue {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while true {
+            let run = try await result(d, "run.get", ["run_id": id])
+            if !["queued", "running"].contains(run["status"]?.string ?? "") { return run }
+            guard clock.now < deadline else { throw HarnessError("run \(id) did not finish within \(timeout): \(run)") }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+    }
+
+    /// True when the daemon has closed the connection (EOF or reset) without sending more lines.
+    static func isClosed(_ c: RawConnection) throws -> Bool {
+        do {
+            guard let line = try c.readLine() else { return true }
+            throw HarnessError("expected the connection to be closed, got: \(line.prefix(300))")
+        } catch let error as HarnessError where error.description.contains("reset") {
+            return true
+        }
+    }
+
+    /// Closes the client's side.
+    static func hangUp(_ c: RawConnection) {
+        shutdown(c.fd, Int32(SHUT_RDWR))
+    }
+
+    /// The `run.log` messages of a `run.logs {follow}` connection, and its answer.
+    static func readFollowed(_ c: RawConnection) throws -> ([String], JSONValue) {
+        var messages: [String] = []
+        while true {
+            let message = try next(c)
+            if message["id"] != nil { return (messages, message) }
+            if message["method"] == .string("run.log"), let text = message["params"]?["line"]?["message"]?.string {
+                messages.append(text)
+            }
+        }
+    }
+
+    /// Reads a subscription until `events.dropped`: how many events came before it, the
+    /// notification, and the answer to a daemon.status sent afterwards on the same connection.
+    static func readUntilDropped(_ c: RawConnection) throws -> (Int, JSONValue, JSONValue) {
+        var events = 0
+        while true {
+            let message = try next(c)
+            if message["method"] == .string("events.dropped") {
+                return (events, message, try call(c, id: "after", "daemon.status"))
+            }
+            events += 1
+        }
+    }
+
+    static func message(_ response: JSONValue) -> String {
+        response["error"]?["message"]?.string ?? ""
+    }
+
+    /// A few hundred requests first, so the allocator's first growth is not counted against a client.
+    static func warmUp(_ d: RunningDaemon) async throws {
+        try await blocking { [socket = d.socket] in
+            let c = try RawConnection(path: socket)
+            for i in 0..<500 { _ = try call(c, id: i, "daemon.status") }
+        }
+    }
+
+    /// A field of /proc/PID/status in MB.
+    static func status(_ pid: Int32, _ field: String) throws -> Double {
+        let text = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+        guard let line = text.components(separatedBy: "\n").first(where: { $0.hasPrefix(field + ":") }),
+              let kb = Double(line.dropFirst(field.count + 1).trimmingCharacters(in: .whitespaces).split(separator: " ")[0])
+        else { throw HarnessError("no \(field) in /proc/\(pid)/status") }
+        return kb / 1024
+    }
+
+    /// Resets the daemon's peak resident set (VmHWM) to its current one; returns that, in MB.
+    static func resetPeak(_ pid: Int32) throws -> Double {
+        try "5".write(toFile: "/proc/\(pid)/clear_refs", atomically: false, encoding: .utf8)
+        return try status(pid, "VmRSS")
+    }
+
+    /// How far the peak resident set rose above `baseline` (MB).
+    static func peakGrowth(_ pid: Int32, since baseline: Double) throws -> Double {
+        try status(pid, "VmHWM") - baseline
+    }
+
+    /// Lets this process (and the daemons it starts) open 12,000 files, within the hard limit.
+    static func raiseFileLimit() {
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        if limit.rlim_cur < 12_000 {
+            limit.rlim_cur = min(12_000, limit.rlim_max)
+            _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+        }
+    }
+
+    /// A connection that writes many request lines from a thread of its own without reading,
+    /// noting when a write would block (the daemon stopped reading).
+    final class Pipeliner: @unchecked Sendable {
+        /// What the writer has seen, shared with it.
+        final class Progress: Sendable {
+            let state = Mutex((blocked: false, finished: false))
+        }
+
+        let connection: RawConnection
+        private let progress = Progress()
+        private let writer: Thread
+
+        var blocked: Bool { progress.state.withLock { $0.blocked } }
+        var finished: Bool { progress.state.withLock { $0.finished } }
+
+        init(_ socket: String, lines: [String]) throws {
+            let connection = try RawConnection(path: socket)
+            self.connection = connection
+            let bytes = Array(lines.joined().utf8)
+            let progress = self.progress
+            writer = Thread {
+                var offset = 0
+                while offset < bytes.count {
+                    let n = bytes[offset...].withUnsafeBytes {
+                        Glibc.send(connection.fd, $0.baseAddress, min($0.count, 65536), Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
+                    }
+                    if n > 0 { offset += n; continue }
+                    if errno == EAGAIN || errno == EWOULDBLOCK {
+                        progress.state.withLock { $0.blocked = true }
+                        var fds = pollfd(fd: connection.fd, events: Int16(POLLOUT), revents: 0)
+                        _ = poll(&fds, 1, 1000)
+                        continue
+                    }
+                    if errno == EINTR { continue }
+                    break  // the connection broke: the reader will say so
+                }
+                progress.state.withLock { $0.finished = true }
+            }
+            writer.start()
+        }
+
+        /// Reads `count` answers and returns their ids in the order they came.
+        func readAnswers(_ count: Int) throws -> [Int] {
+            var ids: [Int] = []
+            while ids.count < count {
+                guard let line = try connection.readLine() else {
+                    throw HarnessError("the daemon closed the connection after \(ids.count) answers")
+                }
+                let message = try JSONValue.parse(line)
+                guard let id = message["id"]?.number else { throw HarnessError("not an answer: \(line.prefix(200))") }
+                ids.append(Int(id))
+            }
+            return ids
+        }
+
+        func close() { shutdown(connection.fd, Int32(SHUT_RDWR)) }
+    }
+}
