@@ -15,6 +15,128 @@ import Glibc
 
 @Suite("control hardening")
 struct ControlHardeningTests {
+    // MARK: - Back-pressure
+
+    @Test("a client pipelining 30,000 requests without reading: the daemon stops reading it, holds at most 50 MB for it, serves others; then every answer arrives")
+    func pipeliningWithoutReading() async throws {
+        let count = 30_000
+        try await withDaemon { d in
+            try await CH.warmUp(d)
+            let baseline = try CH.resetPeak(d.pid)
+            let pipeliner = try CH.Pipeliner(d.socket, lines: (1...count).map { CH.line(id: $0, "daemon.status") })
+            defer { pipeliner.close() }
+            // the writer blocks (the daemon stopped reading) or has written everything
+            let settled = await waitUntil(timeout: .seconds(120)) { pipeliner.blocked || pipeliner.finished }
+            #expect(settled, "the pipelining writer neither finished nor blocked")
+            // another client is served meanwhile
+            let clock = ContinuousClock()
+            let start = clock.now
+            let status = try await CH.result(d, "daemon.status")
+            let waited = clock.now - start
+            #expect(status["version"]?.string != nil, "\(status)")
+            #expect(waited < .seconds(10), "another client waited \(waited) behind the pipelining one")
+
+            // now read every answer; the writer goes on as the daemon reads again
+            let ids = try await blocking { try pipeliner.readAnswers(count) }
+            let peak = try CH.peakGrowth(d.pid, since: baseline)
+            #expect(peak < 50, "the daemon's resident memory grew by \(Int(peak)) MB for one client's unread answers")
+            #expect(ids.count == count, "\(ids.count) answers to \(count) requests")
+            #expect(Set(ids) == Set(1...count), "answers missing or repeated: \(Set(1...count).subtracting(ids).sorted().prefix(10))")
+            #expect(try await CH.result(d, "daemon.status")["version"]?.string != nil)
+        }
+    }
+
+    // MARK: - Connections
+
+    @Test("at the connection limit: the oldest connection that sent nothing makes room; with none, the new one gets an error naming the limit; logged once")
+    func connectionLimit() async throws {
+        try await withDaemon(arguments: ["--max-connections", "3"]) { d in
+            // an idle connection, then two subscribers: the limit is reached; the subscribers
+            // have sent a request, the idle one has not (connections are admitted in order)
+            let (idle, subscribers) = try await blocking { [socket = d.socket] in
+                let idle = try RawConnection(path: socket)
+                let subscribers = try (0..<2).map { i in
+                    let c = try RawConnection(path: socket)
+                    _ = try CH.call(c, id: "sub\(i)", "events.subscribe", [:])
+                    return c
+                }
+                return (idle, subscribers)
+            }
+            // a new client makes the idle connection give up its place
+            let prober = try await blocking { [socket = d.socket] in
+                let c = try RawConnection(path: socket)
+                _ = try CH.call(c, id: 1, "daemon.status")
+                return c
+            }
+            defer { (subscribers + [prober]).forEach(CH.hangUp) }
+            let (evicted, evictedClosed) = try await blocking { (try CH.next(idle), try CH.isClosed(idle)) }
+            #expect(evicted["error"]?["data"]?["code"] == .string("too_many_connections"), "\(evicted)")
+            #expect(CH.message(evicted).contains("limit of 3 connections") && CH.message(evicted).contains("sent no request"), "\(evicted)")
+            #expect(evicted["id"] == .null, "\(evicted)")
+            #expect(evictedClosed)
+
+            // every place is taken by a connection that sent a request: new ones are refused
+            let refusals = try await blocking { [socket = d.socket] in
+                try (0..<20).map { _ in
+                    let c = try RawConnection(path: socket)
+                    return (try CH.next(c), try CH.isClosed(c))
+                }
+            }
+            for (answer, closed) in refusals {
+                #expect(answer["error"]?["data"]?["code"] == .string("too_many_connections"), "\(answer)")
+                #expect(answer["error"]?["code"] == .number(-32000), "\(answer)")
+                #expect(CH.message(answer).contains("3 connections"), "the error should name the limit: \(answer)")
+                #expect(closed)
+            }
+            let client = try await d.tide(["status"])
+            #expect(client.status == 3, "tide status at the limit: exit \(client.status), \(client.combined)")
+            #expect(client.stderr.contains("too_many_connections") && client.stderr.contains("3 connections"), "\(client.stderr)")
+            #expect(try CH.call(prober, id: 2, "daemon.status")["result"] != nil, "a connection inside the limit is still served")
+            let warnings = d.log.components(separatedBy: "\n").filter { $0.contains("at the connection limit") }
+            #expect(warnings.count == 1, "22 refusals and closings should be logged once: \(warnings)")
+
+            // once the connections fall to three quarters of the limit, one line sums it up
+            (subscribers + [prober]).forEach(CH.hangUp)
+            let summed = await waitUntil(timeout: .seconds(30)) { d.log.contains("below the connection limit again: 21 connections refused, 1 closed") }
+            #expect(summed, "\(d.log.suffix(1500))")
+        }
+    }
+
+    @Test("10,000 connections opened and never written to: the daemon keeps serving, the oldest ones are closed with an error naming the limit")
+    func tenThousandIdleConnections() async throws {
+        CH.raiseFileLimit()
+        try await withDaemon { d in
+            let connections = try await blocking { [socket = d.socket] in
+                try (0..<10_000).map { _ in try RawConnection(path: socket) }
+            }
+            defer { connections.forEach { CH.hangUp($0) } }
+            let clock = ContinuousClock()
+            let start = clock.now
+            let status = try await CH.result(d, "daemon.status")
+            #expect(status["version"]?.string != nil, "\(status)")
+            #expect(clock.now - start < .seconds(10), "a client waited \(clock.now - start) behind 10,000 idle connections")
+            let (first, closed) = try await blocking { (try CH.next(connections[0]), try CH.isClosed(connections[0])) }
+            #expect(first["error"]?["data"]?["code"] == .string("too_many_connections"), "\(first)")
+            #expect(CH.message(first).contains("4096 connections"), "\(first)")
+            #expect(closed)
+            let warnings = d.log.components(separatedBy: "\n").filter { $0.contains("at the connection limit") }
+            #expect(warnings.count == 1, "\(warnings.count) log lines about the limit: \(warnings.prefix(3))")
+        }
+    }
+
+    @Test("the daemon raises its soft limit on open files to the hard limit")
+    func raisesFileLimit() async throws {
+        var limit = rlimit()
+        getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+        let hard = limit.rlim_max == rlim_t.max ? "unlimited" : String(limit.rlim_max)
+        try await withDaemon(launcher: ["/usr/bin/prlimit", "--nofile=256:\(hard)", "--"]) { d in
+            let limits = try String(contentsOfFile: "/proc/\(d.pid)/limits", encoding: .utf8)
+            let line = limits.components(separatedBy: "\n").first { $0.hasPrefix("Max open files") } ?? ""
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            #expect(fields.count >= 5 && fields[3] == fields[4], "soft and hard limits differ: \(line)")
+        }
+    }
+
     // MARK: - Request framing and ids
 
     static let ids = [
@@ -49,6 +171,50 @@ struct ControlHardeningTests {
                 #expect(line.contains(#""id":\#(id),"#) || line.contains(#""id":\#(id)}"#), "\(kind): id \(id) came back as: \(line.prefix(200))")
                 #expect(!line.contains("-32700"), "\(kind): id \(id) is valid JSON: \(line.prefix(200))")
             }
+        }
+    }
+
+    @Test("a last request without its newline, then a half-close: every request is answered, then the daemon closes")
+    func halfClosedLastRequest() async throws {
+        let slow = #"flow { name = "slow", run = function(ctx) sleep("300ms") return "slept" end }"#
+        try await withDaemon(files: ["flows/slow.lua": slow]) { d in
+            let (ids, closed) = try await blocking { [socket = d.socket] in
+                let c = try RawConnection(path: socket)
+                try c.send(CH.line(id: 1, "run.start", ["flow": "slow", "wait": true]))
+                try c.send(#"{"jsonrpc":"2.0","id":2,"method":"daemon.status"}"#)
+                shutdown(c.fd, Int32(SHUT_WR))
+                var ids: [JSONValue] = []
+                while ids.count < 2 { ids.append(try CH.next(c)["id"] ?? .null) }
+                return (ids, try CH.isClosed(c))
+            }
+            #expect(Set(ids.map(\.description)) == ["1", "2"], "\(ids)")
+            #expect(closed)
+        }
+    }
+
+    // MARK: - Another user
+
+    @Test("a client of another user gets permission_denied naming who may connect, and tide exits 3 with it")
+    func anotherUser() async throws {
+        // the daemon runs as root, like the tests; its socket is opened to everyone (as a
+        // careless chmod would), so only the peer check stands between nobody and the daemon
+        try await withScratchDirectory { home in
+            try FileManager.default.createDirectory(atPath: home.path + "/public", withIntermediateDirectories: true)
+            chmod(home.path, 0o755)
+            chmod(home.path + "/public", 0o755)
+            let d = try await RunningDaemon(home: home, socket: home.path + "/public/tide.sock")
+            defer { kill(d.pid, SIGKILL) }
+            chmod(d.socket, 0o666)
+            let nobody = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
+            let output = try await d.tide(["status"], launcher: nobody)
+            #expect(output.status == 3, "exit \(output.status): \(output.combined)")
+            #expect(output.stderr.contains("permission_denied") || output.stderr.contains("permission denied"), "\(output.stderr)")
+            #expect(output.stderr.contains("root (uid 0)"), "the message should name who may connect: \(output.stderr)")
+            #expect(output.stderr.contains("65534"), "the message should name the refused user: \(output.stderr)")
+            #expect(!output.stderr.contains("Broken pipe"), "\(output.stderr)")
+            #expect(d.log.contains("refused a connection from nobody (uid 65534)"), "\(d.log.suffix(2000))")
+            #expect(try await CH.result(d, "daemon.status")["version"]?.string != nil)
+            await d.stop()
         }
     }
 }
