@@ -46,6 +46,67 @@ struct ControlHardeningTests {
         }
     }
 
+    // MARK: - Slow followers
+
+    @Test("followers that do not read while a run logs 70,000 lines (more than the old 65,536-event queue): the run finishes, others are served, memory stays bounded; run.logs then delivers every line once, in order; events.subscribe gets events.dropped")
+    func followersThatDoNotRead() async throws {
+        let lines = 70_000
+        let flow = """
+            flow { name = "loud", run = function(ctx)
+              \(CH.gateWait)
+              for i = 1, \(lines) do log(string.format("line %06d %s", i, string.rep("x", 60))) end
+              return "done"
+            end }
+            """
+        try await withDaemon(files: ["flows/loud.lua": flow]) { d in
+            try await CH.warmUp(d)
+            let gate = d.home.path + "/gate"
+            let started = try await CH.result(d, "run.start", ["flow": "loud", "payload": ["gate": gate]])
+            let id = try #require(started["run_id"]?.string, "\(started)")
+            // two followers that read nothing from here on: their requests are answered
+            // (subscribe) or registered (run.logs) once a daemon.status behind them is answered
+            let follower = try await blocking { [socket = d.socket] in
+                let c = try RawConnection(path: socket)
+                try c.send(CH.line(id: "logs", "run.logs", ["run_id": id, "follow": true]))
+                _ = try CH.call(c, id: "sync", "daemon.status")
+                return c
+            }
+            let subscriber = try await blocking { [socket = d.socket] in
+                let c = try RawConnection(path: socket)
+                _ = try CH.call(c, id: "sub", "events.subscribe", [:])
+                return c
+            }
+            defer { CH.hangUp(follower); CH.hangUp(subscriber) }
+            let baseline = try CH.resetPeak(d.pid)
+            try d.home.write("gate", "")
+            let run = try await CH.finishedRun(d, id, timeout: .seconds(120))
+            #expect(run["status"] == .string("succeeded"), "the run did not finish while its followers did not read: \(run)")
+            let clock = ContinuousClock()
+            let start = clock.now
+            #expect(try await CH.result(d, "daemon.status")["version"]?.string != nil)
+            #expect(clock.now - start < .seconds(10), "another client waited \(clock.now - start)")
+            let peak = try CH.peakGrowth(d.pid, since: baseline)
+            #expect(peak < 50, "the daemon's resident memory grew by \(Int(peak)) MB for two followers that did not read")
+
+            // run.logs {follow}: every line, once, in order, then the answer
+            let (logged, answer) = try await blocking { try CH.readFollowed(follower) }
+            #expect(answer["result"]?["status"] == .string("succeeded"), "\(answer)")
+            #expect(logged.count == lines, "\(logged.count) of \(lines) lines; the answer: \(answer)")
+            let expected = (1...lines).map { String(format: "line %06d ", $0) + String(repeating: "x", count: 60) }
+            if logged != expected {
+                let first = zip(logged, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(logged.count, expected.count)
+                Issue.record("the lines differ from line \(first + 1): \(logged[first..<min(first + 3, logged.count)])")
+            }
+
+            // events.subscribe: a bounded number of events, then events.dropped, and the
+            // connection still answers
+            let (events, dropped, after) = try await blocking { try CH.readUntilDropped(subscriber) }
+            #expect(events <= 20_000, "the subscriber was sent \(events) events before it was dropped")
+            #expect(dropped["params"]?["message"]?.string?.contains("subscribe again") == true, "\(dropped)")
+            #expect(after["result"]?["version"]?.string != nil, "\(after)")
+        }
+    }
+
     // MARK: - Connections
 
     @Test("at the connection limit: the oldest connection that sent nothing makes room; with none, the new one gets an error naming the limit; logged once")
@@ -300,9 +361,12 @@ private enum CH {
     static func readFollowed(_ c: RawConnection) throws -> ([String], JSONValue) {
         var messages: [String] = []
         while true {
-            let message = try next(c)
-            if message["id"] != nil { return (messages, message) }
-            if message["method"] == .string("run.log"), let text = message["params"]?["line"]?["message"]?.string {
+            guard let line = try c.readLine() else { throw HarnessError("the daemon closed the connection") }
+            // JSONSerialization: tens of thousands of lines, and the Codable JSONValue is slow in debug builds
+            let message = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] ?? [:]
+            if message["id"] != nil { return (messages, try JSONValue.parse(line)) }
+            if message["method"] as? String == "run.log", let params = message["params"] as? [String: Any],
+               let entry = params["line"] as? [String: Any], let text = entry["message"] as? String {
                 messages.append(text)
             }
         }
@@ -411,9 +475,9 @@ private enum CH {
                 guard let line = try connection.readLine() else {
                     throw HarnessError("the daemon closed the connection after \(ids.count) answers")
                 }
-                let message = try JSONValue.parse(line)
-                guard let id = message["id"]?.number else { throw HarnessError("not an answer: \(line.prefix(200))") }
-                ids.append(Int(id))
+                let message = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+                guard let id = message?["id"] as? Int else { throw HarnessError("not an answer: \(line.prefix(200))") }
+                ids.append(id)
             }
             return ids
         }
