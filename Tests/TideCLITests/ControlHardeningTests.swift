@@ -185,7 +185,8 @@ struct ControlHardeningTests {
         }
     }
 
-    @Test("the daemon raises its soft limit on open files to the hard limit")
+    @Test("the daemon raises its soft limit on open files to the hard limit",
+          .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/prlimit")))
     func raisesFileLimit() async throws {
         var limit = rlimit()
         getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
@@ -255,7 +256,8 @@ struct ControlHardeningTests {
 
     // MARK: - Another user
 
-    @Test("a client of another user gets permission_denied naming who may connect, and tide exits 3 with it")
+    @Test("a client of another user gets permission_denied naming who may connect, and tide exits 3 with it",
+          .enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")))
     func anotherUser() async throws {
         // the daemon runs as root, like the tests; its socket is opened to everyone (as a
         // careless chmod would), so only the peer check stands between nobody and the daemon
@@ -265,6 +267,8 @@ struct ControlHardeningTests {
             chmod(home.path + "/public", 0o755)
             let d = try await RunningDaemon(home: home, socket: home.path + "/public/tide.sock")
             defer { kill(d.pid, SIGKILL) }
+            // answered: the daemon has made its socket 0600 (just after binding it); now widen it
+            #expect(try await CH.result(d, "daemon.status")["version"]?.string != nil)
             chmod(d.socket, 0o666)
             let nobody = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
             let output = try await d.tide(["status"], launcher: nobody)
