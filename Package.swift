@@ -78,6 +78,7 @@ let package = Package(
             name: "TideDaemon",
             dependencies: [
                 "TideEngine", "TideStore", "TideProtocol", "TideSchedule", "CTideSys",
+                .product(name: "Collections", package: "swift-collections"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

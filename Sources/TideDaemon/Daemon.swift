@@ -22,6 +22,8 @@ public struct DaemonConfiguration: Sendable {
     public var gracePeriod: Duration = .seconds(10)
     /// Use the polling watcher even where inotify works.
     public var polling = false
+    /// Connections to the control socket held at once (fewer if the open-file limit is lower).
+    public var maxConnections = ControlServer.defaultMaxConnections
     public var version: String
     public var limits = EngineLimits()
 
@@ -54,7 +56,8 @@ public enum Daemon {
     public static func run(_ configuration: DaemonConfiguration, logger: Logger) async throws {
         // runs yield the CPU to the control socket and the store when every core is busy
         RunExecutor.lowerRunPriority(by: 5)
-        let c = configuration
+        var c = configuration
+        c.maxConnections = fitConnections(c.maxConnections, logger: logger)
         try checkPaths(c)
         let lock = try DaemonLock(folder: c.state, home: c.home)
         defer { lock.release() }
@@ -94,7 +97,7 @@ public enum Daemon {
         }
         let server: ControlServer
         do {
-            server = try await ControlServer(path: c.socket, api: api, group: .singleton, logger: logger)
+            server = try await ControlServer(path: c.socket, api: api, group: .singleton, maxConnections: c.maxConnections, logger: logger)
         } catch {
             await store.close()
             throw DaemonError("cannot listen on \(c.socket): \(error)")
@@ -124,6 +127,31 @@ public enum Daemon {
         }
         await store.close()
         logger.info("stopped")
+    }
+
+    /// Files the daemon keeps for itself beyond its connections: the store, the watcher, runs'
+    /// pipes and http connections.
+    static let reservedFiles = 1024
+
+    /// Raises the soft limit on open files to the hard one (a systemd service or a shell often
+    /// starts at 1024, too few for thousands of connections), and lowers `wanted` to what then
+    /// fits beside ``reservedFiles``.
+    static func fitConnections(_ wanted: Int, logger: Logger) -> Int {
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return wanted }
+        if limit.rlim_cur < limit.rlim_max {
+            let soft = limit.rlim_cur
+            limit.rlim_cur = limit.rlim_max
+            if setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) != 0 {
+                logger.notice("could not raise the limit on open files from \(soft): \(String(cString: strerror(errno)))")
+                limit.rlim_cur = soft
+            }
+        }
+        let files = limit.rlim_cur == rlim_t.max ? Int.max : Int(clamping: limit.rlim_cur)
+        let fitting = max(16, files - reservedFiles)
+        guard wanted > fitting else { return wanted }
+        logger.warning("the limit on open files (\(files)) leaves room for \(fitting) connections, not \(wanted): serving at most \(fitting) (raise it with ulimit -n or LimitNOFILE=)")
+        return fitting
     }
 
     private static func checkPaths(_ c: DaemonConfiguration) throws {

@@ -6,27 +6,30 @@ public let rpcMaxLineBytes = 1 << 20
 
 /// A request or notification as received. `id` is absent for notifications.
 public struct RPCRequest: Sendable {
-    /// The request's id (a string, a number or null), nil for a notification.
-    public var id: JSONValue?
+    /// The request's id (a string, a number or null) as it was written, nil for a notification.
+    public var id: RPCID?
     public var method: String
     /// The `params` member: an object, an array, or nil.
     public var params: JSONValue?
 
     /// Creates a request.
-    public init(id: JSONValue?, method: String, params: JSONValue?) {
+    public init(id: RPCID?, method: String, params: JSONValue?) {
         self.id = id
         self.method = method
         self.params = params
     }
 
-    /// Reads a request from a parsed JSON value, or says why it is not one (-32600).
-    public init(validating value: JSONValue) throws(RPCError) {
+    /// Reads a request from a parsed JSON value, or says why it is not one (-32600). `idText`
+    /// is the id member's JSON text as the client wrote it (see ``RPCInput``); without it, the
+    /// id is the parsed value's canonical text.
+    public init(validating value: JSONValue, idText: String? = nil) throws(RPCError) {
         guard case .object(let members) = value else {
             throw RPCError(.invalidRequest, "a request must be a JSON object, e.g. {\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"daemon.status\"}")
         }
-        let id = members["id"]
-        switch id {
-        case nil, .null?, .string?, .int?, .double?: break
+        let id: RPCID?
+        switch members["id"] {
+        case nil: id = nil
+        case let value? where value.isIDValue: id = idText.map(RPCID.init(verbatim:)) ?? RPCID(value)
         default: throw RPCError(.invalidRequest, "'id' must be a string, a number or null")
         }
         guard members["jsonrpc"] == .string("2.0") else {
@@ -45,10 +48,19 @@ public struct RPCRequest: Sendable {
 
     /// The request as one line of JSON (with its `\n`).
     public func line() -> String {
-        var members: [String: JSONValue] = ["jsonrpc": .string("2.0"), "method": .string(method)]
-        if let id { members["id"] = id }
-        if let params { members["params"] = params }
-        return JSONValue.object(members).jsonText + "\n"
+        var out = Array(#"{"jsonrpc":"2.0""#.utf8)
+        if let id {
+            out.append(contentsOf: #","id":"#.utf8)
+            out.append(contentsOf: id.json.utf8)
+        }
+        out.append(contentsOf: #","method":"#.utf8)
+        JSONValue.writeString(method, into: &out)
+        if let params {
+            out.append(contentsOf: #","params":"#.utf8)
+            params.write(into: &out)
+        }
+        out.append(contentsOf: "}\n".utf8)
+        return String(decoding: out, as: UTF8.self)
     }
 
     // MARK: - Parameters
@@ -128,17 +140,17 @@ public struct RPCError: Error, Sendable, Equatable {
     /// tide's error code (`flow_not_found`, `run_not_found`, ...), for `code == -32000`.
     public var tideCode: String?
     /// The request's id, to answer it (nil: answer with `"id": null`).
-    public var id: JSONValue?
+    public var id: RPCID?
 
     /// A protocol error.
-    public init(_ code: Code, _ message: String, id: JSONValue? = nil) {
+    public init(_ code: Code, _ message: String, id: RPCID? = nil) {
         self.code = code.rawValue
         self.message = message
         self.id = id
     }
 
     /// One of tide's errors, with its stable code.
-    public init(tide tideCode: String, _ message: String, id: JSONValue? = nil) {
+    public init(tide tideCode: String, _ message: String, id: RPCID? = nil) {
         self.code = Code.tide.rawValue
         self.message = message
         self.tideCode = tideCode
@@ -146,27 +158,27 @@ public struct RPCError: Error, Sendable, Equatable {
     }
 
     /// The same error answering `id`.
-    public func answering(_ id: JSONValue?) -> RPCError {
+    public func answering(_ id: RPCID?) -> RPCError {
         var copy = self
         copy.id = id
         return copy
     }
 
-    /// The error response as a JSON value.
-    public var response: JSONValue {
+    /// The error response (to `id`, else with `"id": null`).
+    public var response: RPCResponse {
+        RPCResponse(id: id ?? .null, outcome: .failure(self))
+    }
+
+    /// The response's `error` member: `{code, message, data?: {code}}`.
+    public var object: JSONValue {
         var error: [String: JSONValue] = ["code": .int(Int64(code)), "message": .string(message)]
         if let tideCode { error["data"] = .object(["code": .string(tideCode)]) }
-        return .object(["jsonrpc": .string("2.0"), "id": id ?? .null, "error": .object(error)])
+        return .object(error)
     }
 }
 
-/// Builds the lines the daemon writes.
+/// Builds the notifications the daemon writes.
 public enum RPCMessage {
-    /// A success response.
-    public static func result(_ result: JSONValue, id: JSONValue) -> JSONValue {
-        .object(["jsonrpc": .string("2.0"), "id": id, "result": result])
-    }
-
     /// A notification (no id).
     public static func notification(_ method: String, _ params: JSONValue) -> JSONValue {
         .object(["jsonrpc": .string("2.0"), "method": .string(method), "params": params])
@@ -174,6 +186,14 @@ public enum RPCMessage {
 }
 
 extension JSONValue {
+    /// Whether this may be a request's id: a string, a number or null.
+    var isIDValue: Bool {
+        switch self {
+        case .null, .string, .int, .double: true
+        default: false
+        }
+    }
+
     /// The JSON type's name, for messages.
     public var typeName: String {
         switch self {

@@ -34,6 +34,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "How long running runs may go on after a stop request, e.g. 10s, 2m.")
     var gracePeriod: String = "10s"
 
+    @Option(name: .long, help: "Connections to the control socket held at once; at the limit, one that sent nothing makes room, else a new one is refused.")
+    var maxConnections: Int = ControlServer.defaultMaxConnections
+
     @Flag(name: .long, help: "Poll for file changes instead of using inotify.")
     var poll = false
 
@@ -43,6 +46,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         guard keepRuns >= 1 else { throw ValidationError("--keep-runs must be at least 1") }
         guard maxRuns >= 1 else { throw ValidationError("--max-runs must be at least 1") }
+        guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
         guard parseDuration(gracePeriod) != nil else {
             throw ValidationError("--grace-period must be a duration such as 500ms, 10s or 2m; got '\(gracePeriod)'")
         }
@@ -62,6 +66,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.maxRunning = maxRuns
         configuration.gracePeriod = .milliseconds(Int64(parseDuration(gracePeriod)! * 1000))
         configuration.polling = poll
+        configuration.maxConnections = maxConnections
         do {
             try await Daemon.run(configuration, logger: logger)
             await SharedHTTPClient.shutdown()  // every run has ended: close the pooled connections

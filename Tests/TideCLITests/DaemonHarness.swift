@@ -20,7 +20,10 @@ final class RunningDaemon: @unchecked Sendable {
     var pid: Int32 { process.processIdentifier }
 
     /// Starts `tide serve --home HOME --socket SOCKET ARGS...` and waits until the socket answers.
-    init(home: ScratchDirectory, socket: String? = nil, arguments: [String] = [], waitForSocket: Bool = true) async throws {
+    /// A `launcher` (e.g. `["/usr/bin/prlimit", "--nofile=256", "--"]`) runs first and execs tide,
+    /// so `pid` is still the daemon's.
+    init(home: ScratchDirectory, socket: String? = nil, arguments: [String] = [], launcher: [String] = [],
+         waitForSocket: Bool = true) async throws {
         self.home = home
         self.socket = socket ?? home.path + "/.tide/tide.sock"
         self.extraArguments = arguments
@@ -28,8 +31,10 @@ final class RunningDaemon: @unchecked Sendable {
         _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
         let handle = try FileHandle(forWritingTo: logURL)
         process = Process()
-        process.executableURL = try TideProcess.binary
-        process.arguments = ["serve", "--home", home.path, "--socket", self.socket, "--log-level", "debug"] + arguments
+        let command = launcher + [try TideProcess.binary.path, "serve", "--home", home.path, "--socket", self.socket,
+                                  "--log-level", "debug"] + arguments
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = handle
         process.standardError = handle
@@ -46,8 +51,10 @@ final class RunningDaemon: @unchecked Sendable {
     }
 
     /// Runs a client command against this daemon.
-    func tide(_ arguments: [String], timeout: Duration = .seconds(60), sourceLocation: SourceLocation = #_sourceLocation) async throws -> TideOutput {
-        try await TideProcess.run(arguments + ["--socket", socket], in: home.url, timeout: timeout, sourceLocation: sourceLocation)
+    func tide(_ arguments: [String], launcher: [String] = [], timeout: Duration = .seconds(60),
+              sourceLocation: SourceLocation = #_sourceLocation) async throws -> TideOutput {
+        try await TideProcess.run(arguments + ["--socket", socket], in: home.url, timeout: timeout, launcher: launcher,
+                                  sourceLocation: sourceLocation)
     }
 
     /// Sends a signal and waits for the process to exit; returns its exit status.
@@ -80,12 +87,13 @@ final class RunningDaemon: @unchecked Sendable {
 
 /// Runs `body` with a daemon on a fresh scratch home, stopping it afterwards.
 func withDaemon<T>(
-    files: [String: String] = [:], arguments: [String] = [],
+    files: [String: String] = [:], arguments: [String] = [], socket: String? = nil, launcher: [String] = [],
     _ body: (RunningDaemon) async throws -> T
 ) async throws -> T {
     try await withScratchDirectory { home in
         for (name, text) in files { try home.write(name, text) }
-        let daemon = try await RunningDaemon(home: home, arguments: arguments)
+        let daemon = try await RunningDaemon(home: home, socket: socket.map { home.path + "/" + $0 }, arguments: arguments,
+                                             launcher: launcher)
         do {
             let result = try await body(daemon)
             await daemon.stop()

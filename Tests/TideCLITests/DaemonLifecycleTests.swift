@@ -501,7 +501,7 @@ struct DaemonLifecycleTests {
             let reply = try? JSONValue.parse(line)
             #expect(reply?["error"]?["data"]?["code"]?.string == "permission_denied", "reply to nobody: \(r.stdout) \(r.stderr)")
             #expect(reply?["result"] == nil, "nobody got a result: \(line)")
-            #expect(d.log.contains("refused a connection from uid 65534"), "\(d.log.suffix(2000))")
+            #expect(d.log.contains("refused a connection from nobody (uid 65534)"), "\(d.log.suffix(2000))")
 
             let status = try await d.tide(["status"])
             #expect(status.status == 0, "\(status.combined)")

@@ -44,9 +44,12 @@ enum TideProcess {
         .deletingLastPathComponent()  // Tests
         .deletingLastPathComponent()  // package root
 
+    /// `.build/debug/tide`, or `$TIDE_TEST_BINARY` (to run the tests against another build, such
+    /// as the code before a fix).
     static var binary: URL {
         get throws {
-            let url = packageRoot.appending(path: ".build/debug/tide")
+            let url = ProcessInfo.processInfo.environment["TIDE_TEST_BINARY"].map { URL(fileURLWithPath: $0) }
+                ?? packageRoot.appending(path: ".build/debug/tide")
             guard FileManager.default.isExecutableFile(atPath: url.path) else {
                 throw MissingBinary(path: url.path)
             }
@@ -54,7 +57,8 @@ enum TideProcess {
         }
     }
 
-    /// Runs `tide arguments...` in `directory` and waits for it to exit.
+    /// Runs `tide arguments...` in `directory` and waits for it to exit; a `launcher` (e.g.
+    /// `setpriv --reuid=nobody ...`) runs first and execs tide.
     ///
     /// The environment is the test process's, with `TIDE_HOME` set to `directory` and `extraEnvironment`
     /// merged over it. If the process is still running after `timeout`, it is killed (SIGKILL) and an
@@ -65,6 +69,7 @@ enum TideProcess {
         environment extraEnvironment: [String: String] = [:],
         timeout: Duration = .seconds(30),
         niceness: Int = 0,
+        launcher: [String] = [],
         sourceLocation: SourceLocation = #_sourceLocation
     ) async throws -> TideOutput {
         let fm = FileManager.default
@@ -88,15 +93,15 @@ enum TideProcess {
         environment.merge(extraEnvironment) { _, new in new }
 
         let process = Process()
+        var command = launcher
         if niceness > 0 {
             // at a lower CPU priority (every thread): for commands that spin on purpose, so they
             // do not starve the timing tests that run beside them
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/nice")
-            process.arguments = ["-n", String(niceness), try binary.path] + arguments
-        } else {
-            process.executableURL = try binary
-            process.arguments = arguments
+            command += ["/usr/bin/nice", "-n", String(niceness)]
         }
+        command += [try binary.path] + arguments
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
         process.currentDirectoryURL = directory
         process.environment = environment
         process.standardInput = FileHandle.nullDevice

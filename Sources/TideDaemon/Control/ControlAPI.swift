@@ -7,8 +7,10 @@ import TideStore
 
 /// Where a method's streamed notifications go (the connection that asked).
 public protocol NotificationSink: Sendable {
-    /// Writes one message to the client.
+    /// Writes one notification to the client (waiting while the client is not reading).
     func send(_ message: JSONValue) async
+    /// Writes a response to the client (a method that answers before it streams).
+    func send(_ response: RPCResponse) async
 }
 
 /// Facts about the daemon for `daemon.status`.
@@ -225,6 +227,12 @@ public struct ControlAPI: Sendable {
                 await sink.send(RPCMessage.notification("run.queued", .object(["run_id": .string(row.id), "flow": .string(row.flow)])))
             }
             for await event in subscription.events {
+                if subscription.overflowed {
+                    // the live view fell behind: it gets the finished run below all the same
+                    subscription.cancel()
+                    await sink.send(Self.dropped(limit: hub.bufferLimit))
+                    break
+                }
                 await sink.send(event.message)
                 if event.method == "run.finished" { break }
             }
@@ -292,42 +300,44 @@ public struct ControlAPI: Sendable {
             }
             after = Int(n)
         }
-        let subscription = follow ? hub.subscribe(.run(id)) : nil
-        defer { subscription?.cancel() }
         do {
-            // live now: its run.finished is still to come, after the subscription
-            let wasLive = await runs.isLive(id)
-            if wasLive { try await store.flush() }
-            guard let row = try await store.run(id) else {
-                throw RPCError(tide: "run_not_found", "no run with id '\(id)'")
-            }
-            var lines: [JSONValue] = []
-            // page through what is recorded
-            while true {
-                let page = try await store.logs(of: id, after: after, limit: 1000)
-                for entry in page {
-                    after = entry.seq
-                    if follow {
-                        await sink.send(RPCMessage.notification("run.log", .object(["run_id": .string(id), "flow": .string(row.flow), "line": JSONValue(log: entry)])))
-                    } else {
-                        lines.append(JSONValue(log: entry))
-                    }
-                }
-                if page.count < 1000 { break }
-            }
-            guard let subscription, wasLive else {
+            guard follow else {
+                if await runs.isLive(id) { try await store.flush() }
+                guard let row = try await store.run(id) else { throw RPCError(tide: "run_not_found", "no run with id '\(id)'") }
+                var lines: [JSONValue] = []
+                after = try await history(of: id, after: after) { lines.append(JSONValue(log: $0)) }
                 let status = try await store.run(id)?.status ?? row.status
                 return .object(["run_id": .string(id), "status": .string(status.rawValue), "lines": .array(lines)])
             }
-            for await event in subscription.events {
-                if event.method == "run.log", case .object(let p) = event.params, let seq = p["line"]?["seq"]?.number, Int(seq) <= after {
-                    continue  // already sent from the history
+            // Follow: the lines recorded, then the live ones. A follower that falls more than the
+            // hub's queue behind (its subscription overflows) misses nothing: the rest is in the
+            // history, read page by page as fast as it reads, and then it follows again.
+            while !Task.isCancelled {
+                // subscribe first, so no line falls between the history and the live stream
+                let subscription = hub.subscribe(.run(id))
+                defer { subscription.cancel() }
+                let live = await runs.isLive(id)  // its run.finished is still to come
+                if live { try await store.flush() }
+                guard let row = try await store.run(id) else { throw RPCError(tide: "run_not_found", "no run with id '\(id)'") }
+                func notify(_ line: JSONValue) async {
+                    await sink.send(RPCMessage.notification("run.log", .object(["run_id": .string(id), "flow": .string(row.flow), "line": line])))
                 }
-                if event.method == "run.log" { await sink.send(event.message) }
-                if event.method == "run.finished" { break }
-            }
-            if subscription.overflowed {
-                throw RPCError(tide: "too_slow", "the client fell too far behind the log; read the rest with run.logs after \(after)")
+                after = try await history(of: id, after: after) { await notify(JSONValue(log: $0)) }
+                guard live else { break }
+                var finished = false
+                for await event in subscription.events {
+                    if subscription.overflowed { break }  // behind: catch up from the history
+                    if event.method == "run.finished" {
+                        finished = true
+                        break
+                    }
+                    guard event.method == "run.log", let line = event.params["line"], let seq = line["seq"]?.number.map(Int.init), seq > after else {
+                        continue  // already sent from the history
+                    }
+                    await sink.send(event.message)
+                    after = seq
+                }
+                if finished { break }
             }
             let status = try await store.run(id)?.status ?? .running
             return .object(["run_id": .string(id), "status": .string(status.rawValue), "lines": .array([])])
@@ -336,6 +346,28 @@ public struct ControlAPI: Sendable {
         } catch {
             throw RPCError(tide: "store_failed", "could not read the run history: \(error)")
         }
+    }
+
+    /// Passes a run's recorded lines after `after` to `each`, a page at a time; returns the last
+    /// sequence number seen.
+    private func history(of id: String, after: Int, _ each: (LogEntry) async -> Void) async throws -> Int {
+        var after = after
+        while true {
+            let page = try await store.logs(of: id, after: after, limit: 1000)
+            for entry in page {
+                await each(entry)
+                after = entry.seq
+            }
+            if page.count < 1000 { return after }
+        }
+    }
+
+    /// The notification to a subscriber that fell too far behind.
+    static func dropped(limit: Int) -> JSONValue {
+        RPCMessage.notification("events.dropped", .object([
+            "limit": .int(Int64(limit)),
+            "message": .string("this subscriber fell more than \(limit) events behind and was dropped (the events after that were not sent); subscribe again, and read what was missed with run.get or run.logs"),
+        ]))
     }
 
     private func subscribe(_ request: RPCRequest, sink: NotificationSink) async throws(RPCError) -> JSONValue? {
@@ -350,16 +382,16 @@ public struct ControlAPI: Sendable {
         let subscription = hub.subscribe(filter)
         defer { subscription.cancel() }
         if let id = request.id {
-            await sink.send(RPCMessage.result(.object(["subscribed": .bool(true)]), id: id))
+            await sink.send(RPCResponse.result(.object(["subscribed": .bool(true)]), id: id))
         }
         for await event in subscription.events {
+            if subscription.overflowed { break }  // what is still queued is stale: drop it at once
             await sink.send(event.message)
         }
         // the connection closed (the task was cancelled), or the subscriber fell behind
         if subscription.overflowed {
-            await sink.send(RPCMessage.notification("events.dropped", .object([
-                "message": .string("the subscriber fell too far behind and was dropped; subscribe again"),
-            ])))
+            subscription.cancel()  // frees the queue before the (slow) write below
+            await sink.send(Self.dropped(limit: hub.bufferLimit))
         }
         return nil
     }

@@ -9,8 +9,9 @@ public enum LineFrame: Sendable {
     case tooLong
 }
 
-/// Frames newline-delimited JSON. A line longer than `maxLength` bytes (without its `\n`) is
-/// reported once as ``LineFrame/tooLong`` and everything after it is discarded.
+/// Frames newline-delimited JSON with ``RPCFraming``. A line longer than `maxLength` bytes
+/// (without its `\n`) is reported once as ``LineFrame/tooLong`` and everything after it is
+/// discarded. At the end of the input, the bytes left without a `\n` are the last line.
 struct LineFrameDecoder: ByteToMessageDecoder {
     typealias InboundOut = LineFrame
 
@@ -24,39 +25,35 @@ struct LineFrameDecoder: ByteToMessageDecoder {
     }
 
     mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        try decode(context: context, buffer: &buffer, scan: RPCFraming.scan(buffer.readableBytesView, scanned: scanned, maxLength: maxLength))
+    }
+
+    mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
+        while try decode(context: context, buffer: &buffer) == .continue {}
+        _ = try decode(context: context, buffer: &buffer, scan: RPCFraming.scanLast(buffer.readableBytesView, maxLength: maxLength))
+        return .needMoreData
+    }
+
+    private mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer, scan: RPCFraming.Scan) throws -> DecodingState {
         if overflowed {
             buffer.moveReaderIndex(to: buffer.writerIndex)
             return .needMoreData
         }
-        let view = buffer.readableBytesView
-        if let newline = view.dropFirst(scanned).firstIndex(of: UInt8(ascii: "\n")) {
-            let length = newline - view.startIndex
+        switch scan {
+        case .line(let length, let consumed):
             scanned = 0
-            if length > maxLength { return overflow(context, &buffer) }
-            var line = buffer.readSlice(length: length)!
-            buffer.moveReaderIndex(forwardBy: 1)
-            if line.readableBytesView.last == UInt8(ascii: "\r") { line = line.getSlice(at: line.readerIndex, length: line.readableBytes - 1)! }
+            let line = buffer.getSlice(at: buffer.readerIndex, length: length)!
+            buffer.moveReaderIndex(forwardBy: consumed)
             context.fireChannelRead(wrapInboundOut(.line(line)))
             return .continue
+        case .needMore(let count):
+            scanned = count
+            return .needMoreData
+        case .tooLong:
+            overflowed = true
+            buffer.moveReaderIndex(to: buffer.writerIndex)
+            context.fireChannelRead(wrapInboundOut(.tooLong))
+            return .needMoreData
         }
-        scanned = view.count
-        if scanned > maxLength { return overflow(context, &buffer) }
-        return .needMoreData
-    }
-
-    private mutating func overflow(_ context: ChannelHandlerContext, _ buffer: inout ByteBuffer) -> DecodingState {
-        overflowed = true
-        buffer.moveReaderIndex(to: buffer.writerIndex)
-        context.fireChannelRead(wrapInboundOut(.tooLong))
-        return .needMoreData
-    }
-
-    mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
-        // a last line without its `\n` still counts
-        while try decode(context: context, buffer: &buffer) == .continue {}
-        if !overflowed, buffer.readableBytes > 0, let line = buffer.readSlice(length: buffer.readableBytes) {
-            context.fireChannelRead(wrapInboundOut(.line(line)))
-        }
-        return .needMoreData
     }
 }

@@ -38,8 +38,10 @@ public enum EventFilter: Sendable, Equatable {
 
 /// Delivers events to subscribers without ever blocking the publisher (a run's thread).
 ///
-/// Each subscriber has a buffer of `bufferLimit` events; one that falls further behind is
-/// ended (its stream finishes and ``Subscription/overflowed`` is true) rather than slowing runs.
+/// Each subscriber has a queue of `bufferLimit` events; one that falls further behind is ended
+/// (its stream finishes and ``Subscription/overflowed`` is true) rather than slowing runs or
+/// holding memory without bound. Readers check `overflowed` before each event, so what is still
+/// queued is dropped at once instead of trickling out to a client that cannot keep up.
 public final class EventHub: Sendable {
     private struct Subscriber {
         var filter: EventFilter
@@ -72,10 +74,12 @@ public final class EventHub: Sendable {
     }
 
     private let state = Mutex(State())
-    private let bufferLimit: Int
+    /// The most events queued for one subscriber.
+    public let bufferLimit: Int
 
-    /// Creates a hub.
-    public init(bufferLimit: Int = 65536) {
+    /// Creates a hub. 8,192 queued events are some seconds of a busy daemon's events and at most
+    /// a few MB per subscriber.
+    public init(bufferLimit: Int = 8192) {
         self.bufferLimit = bufferLimit
     }
 

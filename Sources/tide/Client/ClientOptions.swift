@@ -37,11 +37,15 @@ struct ClientOptions: ParsableArguments {
         }
     }
 
-    /// Prints the error and returns the exit code to throw: 3 when the daemon is unreachable, 1 otherwise.
+    /// Prints the error and returns the exit code to throw: 3 when the daemon is unreachable or
+    /// refused the connection (another user, too many connections), 1 otherwise.
     func report(_ error: ClientError) -> ExitCode {
         switch error {
         case .unreachable(let message):
             printError("tide: \(message)")
+            return ExitCode(3)
+        case .rpc(_, let code?, let message) where Self.refusals.contains(code):
+            printError("tide: the daemon at \(socketPath) refused the connection (\(code)): \(message)")
             return ExitCode(3)
         case .rpc(_, _, let message):
             printError("tide: \(message)")
@@ -51,6 +55,9 @@ struct ClientOptions: ParsableArguments {
             return ExitCode(3)
         }
     }
+
+    /// The daemon's `data.code`s for a connection it will not serve.
+    static let refusals: Set = ["permission_denied", "too_many_connections"]
 
     /// Prints a JSON value on one line.
     func printJSON(_ value: JSONValue) {

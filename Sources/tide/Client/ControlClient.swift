@@ -53,21 +53,38 @@ final class ControlClient {
               onNotification: (String, JSONValue) -> Void = { _, _ in }) throws(ClientError) -> JSONValue {
         nextID += 1
         let id = JSONValue.int(Int64(nextID))
-        let line = RPCRequest(id: id, method: method, params: params.isEmpty ? nil : .object(params)).line()
-        try write(line)
+        let line = RPCRequest(id: RPCID(id), method: method, params: params.isEmpty ? nil : .object(params)).line()
+        do {
+            try write(line)
+        } catch {
+            // the daemon may have refused the connection (another user, too many connections)
+            // and closed it before the request went out: its explanation is still to be read
+            throw Self.refusal(in: try? readMessage()) ?? error
+        }
         while true {
             let message = try readMessage()
             if case .string(let notification)? = message["method"] {
                 onNotification(notification, message["params"] ?? .null)
                 continue
             }
+            // an error with id null answers no request of ours: the daemon refused the
+            // connection, or could not read what we sent
+            if let refusal = Self.refusal(in: message) { throw refusal }
             guard message["id"] == id else { continue }
-            if let error = message["error"] {
-                throw .rpc(code: Int(error["code"]?.number ?? 0), tideCode: error["data"]?["code"]?.string,
-                           message: error["message"]?.string ?? "unknown error")
-            }
+            if let error = message["error"] { throw Self.rpcError(error) }
             return message["result"] ?? .null
         }
+    }
+
+    /// The error of a message that answers no request (`"id": null`), if it is one.
+    private static func refusal(in message: JSONValue?) -> ClientError? {
+        guard let message, message["id"] == .null, let error = message["error"] else { return nil }
+        return rpcError(error)
+    }
+
+    private static func rpcError(_ error: JSONValue) -> ClientError {
+        .rpc(code: Int(error["code"]?.number ?? 0), tideCode: error["data"]?["code"]?.string,
+             message: error["message"]?.string ?? "unknown error")
     }
 
     private func write(_ text: String) throws(ClientError) {
