@@ -65,6 +65,7 @@ bench: deps croniter release
 	$(SWIFT) build -c release --product tide-bench-http-server
 	scripts/bench
 	scripts/bench-daemon
+	scripts/bench-reload
 	scripts/bench-schedule
 	scripts/bench-dispatch
 	scripts/bench-http
