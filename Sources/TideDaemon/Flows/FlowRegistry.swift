@@ -1,4 +1,4 @@
-// FlowRegistry.swift: the flows a home serves, reloaded file by file with validation before the swap.
+// FlowRegistry.swift: the flows a home serves, reloaded in batches with validation before the swap.
 import Foundation
 import Logging
 import Synchronization
@@ -145,11 +145,20 @@ public final class FlowRegistry: Sendable {
                 if previous == nil { batch.changes[target.path] = .failed(Self.badName(target.path), nil, digest: nil) }
                 continue
             }
-            guard let signature = Self.signature(absolute), let bytes = FileManager.default.contents(atPath: absolute) else {
+            guard let signature = Self.signature(absolute) else {
                 if previous != nil { batch.changes[target.path] = .removed }
                 continue
             }
-            if !force, let previous, previous.signature == signature { continue }
+            // (a file that could not be read has no digest: read it again, its mode may be fixed)
+            if !force, let previous, previous.signature == signature, previous.digest != nil { continue }
+            let bytes: Data
+            switch Self.readFile(absolute) {
+            case .success(let data):
+                bytes = data
+            case .failure(let reason):
+                batch.changes[target.path] = .failed("\(target.path): cannot read the file: \(reason) (check its mode and owner)", signature, digest: nil)
+                continue
+            }
             let digest = Self.digest(bytes)
             if !force, let previous, previous.digest == digest {
                 batch.changes[target.path] = .same(signature, digest: digest)
@@ -234,6 +243,30 @@ public final class FlowRegistry: Sendable {
             if s.plugins.update(report, signature: signature, now: time) { s.invalidate() }
         }
         return true
+    }
+
+    /// The bytes of a file, or why they cannot be read.
+    static func readFile(_ path: String) -> Result<Data, ReadFailure> {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return .failure(ReadFailure(errno)) }
+        defer { close(fd) }
+        var data = Data()
+        var chunk = [UInt8](repeating: 0, count: 64 << 10)
+        while true {
+            let count = Glibc.read(fd, &chunk, chunk.count)
+            if count < 0 {
+                if errno == EINTR { continue }
+                return .failure(ReadFailure(errno))
+            }
+            if count == 0 { return .success(data) }
+            data.append(contentsOf: chunk[..<count])
+        }
+    }
+
+    /// Why a file could not be read: `strerror` of its errno.
+    struct ReadFailure: Error, CustomStringConvertible {
+        var description: String
+        init(_ code: Int32) { description = String(cString: strerror(code)) }
     }
 
     /// A digest of a file's bytes, to tell a changed file from one saved unchanged.
