@@ -105,6 +105,7 @@ bench: deps croniter release
 	$(SWIFT) build $(RELEASE_FLAGS) --product tide-bench-http-server
 	scripts/bench
 	scripts/bench-daemon
+	scripts/bench-reload
 	scripts/bench-schedule
 	scripts/bench-dispatch
 	scripts/bench-http

@@ -58,16 +58,23 @@ public enum Daemon {
         RunExecutor.lowerRunPriority(by: 5)
         var c = configuration
         c.maxConnections = fitConnections(c.maxConnections, logger: logger)
-        try checkPaths(c)
-        let lock = try DaemonLock(folder: c.state, home: c.home)
+        let (state, socketFolder) = try checkPaths(c, logger: logger)
+        let lock = try DaemonLock(folder: state, home: c.home)
         defer { lock.release() }
         try refuseLiveSocket(c.socket)
 
         let store: SQLiteStore
         do {
-            store = try SQLiteStore(path: c.state + "/state.sqlite", keepRuns: c.keepRuns)
+            let database = try StateDatabase.prepare(in: state, logger: logger)
+            store = try SQLiteStore(path: database, keepRuns: c.keepRuns)
+        } catch let error as DaemonError {
+            throw error
         } catch {
             throw DaemonError("\(error) (is \(c.state) writable? choose another folder with --state)")
+        }
+        guard state.isStillInPlace, socketFolder?.isStillInPlace ?? true else {
+            await closeStore(store, logger: logger)
+            throw DaemonError("\(c.state) (or the socket's folder) was replaced while tide was starting; start it again, and find out who changes the folder")
         }
         let registry = FlowRegistry(home: c.home, limits: c.limits, logger: logger)
         registry.reload(paths: nil)
@@ -79,7 +86,7 @@ public enum Daemon {
         do {
             try await runs.recover()
         } catch {
-            await store.close()
+            await closeStore(store, logger: logger)
             throw DaemonError("cannot read the run history in \(c.state): \(error)")
         }
         let reloader = ReloadService(registry: registry, polling: c.polling, logger: logger)
@@ -87,7 +94,7 @@ public enum Daemon {
         do {
             scheduler = try ScheduleService(registry: registry, runs: runs, store: store, logger: logger)
         } catch {
-            await store.close()
+            await closeStore(store, logger: logger)
             throw error
         }
         let stopper = Stopper()
@@ -99,7 +106,7 @@ public enum Daemon {
         do {
             server = try await ControlServer(path: c.socket, api: api, group: .singleton, maxConnections: c.maxConnections, logger: logger)
         } catch {
-            await store.close()
+            await closeStore(store, logger: logger)
             throw DaemonError("cannot listen on \(c.socket): \(error)")
         }
         // Shut down in reverse order: the scheduler first (no new starts), then runs (grace
@@ -125,7 +132,7 @@ public enum Daemon {
         } catch {
             logger.error("stopped on an error: \(error)")
         }
-        await store.close()
+        await closeStore(store, logger: logger)
         logger.info("stopped")
     }
 
@@ -154,7 +161,19 @@ public enum Daemon {
         return fitting
     }
 
-    private static func checkPaths(_ c: DaemonConfiguration) throws {
+    /// Closes the store; a close that fails (and so leaves the WAL for the next start to
+    /// check point) is logged.
+    private static func closeStore(_ store: SQLiteStore, logger: Logger) async {
+        do {
+            try await store.close()
+        } catch {
+            logger.warning("the state database did not close cleanly: \(error) (its write-ahead log stays, and is applied at the next start)")
+        }
+    }
+
+    /// Checks the home, the socket path's length, and opens the state folder and (when it is
+    /// elsewhere) the socket's folder, which must be the daemon user's own: see ``PrivateFolder``.
+    private static func checkPaths(_ c: DaemonConfiguration, logger: Logger) throws -> (state: PrivateFolder, socket: PrivateFolder?) {
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: c.home, isDirectory: &isFolder), isFolder.boolValue else {
             throw DaemonError("the home \(c.home) is not a folder (create it, with a flows/ folder inside)")
@@ -163,25 +182,31 @@ public enum Daemon {
         if length > maxSocketPath {
             throw DaemonError("the socket path is \(length) bytes long, over the limit of \(maxSocketPath) on this system: \(c.socket) (choose a shorter one with --socket, e.g. /run/tide/tide.sock)")
         }
-        try makeFolder(c.state, private: true)
-        let socketFolder = (c.socket as NSString).deletingLastPathComponent
-        // the default folder is tide's own and kept 0700; a folder the user chose is left as it is
-        try makeFolder(socketFolder, private: socketFolder == c.home + "/.tide" || socketFolder == c.state)
-        try makeFolder(c.home + "/flows", private: false)
+        let state = try PrivateFolder(c.state, role: "the state folder", hint: "choose another with --state")
+        if !state.created, let mode = state.looseMode {
+            logger.warning("the state folder \(c.state) can be read by other users (mode \(mode)); tide leaves the mode of a folder it did not create alone: chmod 700 \(c.state) to keep the history private")
+        }
+        let folder = (c.socket as NSString).deletingLastPathComponent
+        var socket: PrivateFolder?
+        if folder != c.state {
+            // the socket may live in a folder root made for it (/run/tide), never one another user can change
+            socket = try PrivateFolder(folder, role: "the socket's folder", hint: "choose another socket path with --socket", rootMayOwn: true)
+        }
+        try makeFlowsFolder(c.home + "/flows")
+        return (state, socket)
     }
 
-    private static func makeFolder(_ path: String, private isPrivate: Bool) throws {
+    private static func makeFlowsFolder(_ path: String) throws {
         var isFolder: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) {
             guard isFolder.boolValue else { throw DaemonError("\(path) exists but is not a folder") }
-        } else {
-            do {
-                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-            } catch {
-                throw DaemonError("cannot create the folder \(path): \(String(cString: strerror(errno))) (is its parent writable?)")
-            }
+            return
         }
-        if isPrivate { chmod(path, 0o700) }
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } catch {
+            throw DaemonError("cannot create the folder \(path): \(error.localizedDescription) (is its parent writable? a link there must point to a folder)")
+        }
     }
 
     /// Refuses to replace the socket of a daemon that answers on it (one with another state

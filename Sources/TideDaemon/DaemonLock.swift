@@ -8,11 +8,15 @@ import Foundation
 final class DaemonLock {
     private let fd: Int32
 
-    init(folder: String, home: String) throws {
-        let path = folder + "/daemon.lock"
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+    /// Takes the lock in `folder` (opened there without following a symbolic link).
+    init(folder: PrivateFolder, home: String) throws {
+        let path = folder.path + "/daemon.lock"
+        fd = folder.open("daemon.lock", O_RDWR | O_CREAT)
         guard fd >= 0 else {
-            throw DaemonError("cannot create \(path): \(String(cString: strerror(errno))) (is \(folder) writable? choose another folder with --state)")
+            if errno == ELOOP {
+                throw DaemonError("\(path) is a symbolic link; tide does not follow links in its state folder: remove it")
+            }
+            throw DaemonError("cannot create \(path): \(String(cString: strerror(errno))) (is \(folder.path) writable? choose another folder with --state)")
         }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             var buffer = [UInt8](repeating: 0, count: 32)

@@ -134,7 +134,7 @@ public protocol RunStore: KeyValueStore {
     /// The newest run of each of `flows`.
     func lastRuns(of flows: [String]) async throws -> [String: RunRow]
     /// Closes the store after committing what was posted.
-    func close() async
+    func close() async throws
 }
 
 extension RunStore {

@@ -22,6 +22,7 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
 public final class SQLiteStore: RunStore {
     private let pool: DatabasePool
     private let writer: StoreWriter
+    private let path: String
     /// Runs kept per flow (SPEC §8: 1000).
     public let keepRuns: Int
 
@@ -42,6 +43,7 @@ public final class SQLiteStore: RunStore {
             throw StoreError("cannot open the state database \(path): \(Self.describe(error))")
         }
         self.keepRuns = keepRuns
+        self.path = path
         writer = StoreWriter(pool: pool, keepRuns: keepRuns)
     }
 
@@ -191,10 +193,23 @@ public final class SQLiteStore: RunStore {
         try await writer.flush()
     }
 
-    public func close() async {
-        try? await writer.flush()
+    /// Commits what is waiting and closes the database. The pool's readers are read-only and
+    /// cannot fold the write-ahead log back into the database when the last of them closes, so
+    /// one read-write connection, opened and closed last, does (`-wal` and `-shm` are then gone).
+    /// Throws when that fails (the WAL then stays, and SQLite applies it at the next start).
+    public func close() async throws {
+        var unwritten: (any Error)?
+        do {
+            try await writer.flush()
+        } catch {
+            unwritten = error  // closing goes on: the database must still be closed
+        }
         writer.stop()
-        try? pool.close()
+        try pool.close()
+        try DatabaseQueue(path: path).close()
+        if let unwritten {
+            throw StoreError("the last writes could not be committed: \(Self.describe(unwritten))")
+        }
     }
 
     // MARK: - Reads

@@ -2,6 +2,7 @@
 import Foundation
 import Logging
 import Testing
+import Synchronization
 import TideDaemon
 
 /// A temporary home with a flows/ folder.
@@ -123,4 +124,50 @@ struct FlowRegistryTests {
         #expect(r.reload(paths: nil).isEmpty)
         #expect(r.reload(paths: nil, force: true).isEmpty)  // forced, loaded again, same flows: no change
     }
+}
+
+@Suite("FlowRegistry reloads")
+struct FlowRegistryReloadTests {
+    @Test("a rename to a name that sorts earlier, seen in one reload, moves the flows with no error")
+    func renameInOneReload() throws {
+        let home = try Home()
+        defer { home.cleanup() }
+        try home.write("zeta.lua", #"flow { name = "shared", run = function() return 1 end }"#)
+        let r = registry(home)
+        r.reload(paths: nil)
+        try FileManager.default.moveItem(atPath: home.path + "/flows/zeta.lua", toPath: home.path + "/flows/alpha.lua")
+        r.reload(paths: [home.path + "/flows/zeta.lua", home.path + "/flows/alpha.lua"])
+        #expect(r.flow(named: "shared")?.file == "flows/alpha.lua")
+        #expect(r.snapshot().errors.isEmpty)
+    }
+
+    @Test("a looping file is not loaded again when other files change, nor when it is touched or saved unchanged")
+    func loopingFileOnce() throws {
+        let home = try Home()
+        defer { home.cleanup() }
+        try home.write("loop.lua", "while true do end")
+        try home.write("a.lua", #"flow { description = "one", run = function() end }"#)
+        let clock = TestClock()
+        let r = FlowRegistry(home: home.path, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), now: clock.now)
+        r.reload(paths: nil)
+        let since = try #require(r.snapshot().errors.first?.since)
+        clock.advance(by: 60)
+        try home.write("a.lua", #"flow { description = "two", run = function() end }"#)
+        r.reload(paths: [home.path + "/flows/a.lua"])
+        r.reload(paths: nil)
+        try home.write("loop.lua", "while true do end")  // the same bytes again
+        r.reload(paths: [home.path + "/flows/loop.lua"])
+        #expect(r.flow(named: "a")?.definition.description == "two")
+        #expect(r.snapshot().errors.map(\.since) == [since], "the looping file was loaded again")
+        try home.write("loop.lua", "while true do end -- edited")
+        r.reload(paths: [home.path + "/flows/loop.lua"])
+        #expect(r.snapshot().errors.map(\.since) != [since], "an edited file was not loaded again")
+    }
+}
+
+/// Seconds since the epoch that move only when told.
+private final class TestClock: Sendable {
+    private let value = Mutex(1_800_000_000.0)
+    var now: @Sendable () -> Double { { [self] in value.withLock { $0 } } }
+    func advance(by seconds: Double) { value.withLock { $0 += seconds } }
 }

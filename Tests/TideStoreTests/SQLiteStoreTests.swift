@@ -22,10 +22,10 @@ private func withStore<T>(keepRuns: Int = 1000, _ body: (SQLiteStore, String) as
         let store = try SQLiteStore(path: path, keepRuns: keepRuns)
         do {
             let value = try await body(store, path)
-            await store.close()
+            try await store.close()
             return value
         } catch {
-            await store.close()
+            try await store.close()
             throw error
         }
     }
@@ -330,8 +330,8 @@ struct SQLiteStoreTests {
             // the new daemon keeps writing
             try await second.insert(row("next", flow: "a"))
             #expect(try await second.ids(RunFilter(flow: "a")) == ["next", "r", "q"])
-            await second.close()
-            await first.close()
+            try await second.close()
+            try await first.close()
         }
     }
 
@@ -491,14 +491,14 @@ struct SQLiteStoreTests {
         try await withTemporaryDirectory { dir in
             let store = try SQLiteStore(path: dir + "/state.sqlite", keepRuns: 10)
             try await store.insert(row("r"))
-            await store.close()
+            try await store.close()
             await #expect(throws: StoreError.self) { try await store.insert(row("s")) }
             await #expect(throws: StoreError.self) { try await store.flush() }
             // what was committed before closing is on disk
             let reopened = try SQLiteStore(path: dir + "/state.sqlite", keepRuns: 10)
             #expect(try await reopened.run("r") == row("r"))
             #expect(try await reopened.run("s") == nil)
-            await reopened.close()
+            try await reopened.close()
         }
     }
 

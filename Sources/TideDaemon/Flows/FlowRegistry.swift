@@ -1,4 +1,4 @@
-// FlowRegistry.swift: the flows a home serves, reloaded file by file with validation before the swap.
+// FlowRegistry.swift: the flows a home serves, reloaded in batches with validation before the swap.
 import Foundation
 import Logging
 import Synchronization
@@ -20,10 +20,12 @@ public struct LoadedFlow: Sendable {
 /// Each new version of a file is loaded in a fresh Lua state (its top level runs, within the
 /// load time limit) before it replaces the old one; a failing version leaves the old one serving
 /// and is reported. A flow's script is a value: runs that started keep the text they started with.
+///
+/// A reload reads what changed on disk into a ``ReloadBatch`` (loading, in parallel, only the
+/// files whose bytes changed) and swaps in ``FlowTable/applying(_:)`` of it at once.
 public final class FlowRegistry: Sendable {
     fileprivate struct State {
-        var files: [String: FlowFile] = [:]
-        var byName: [String: String] = [:]  // flow name -> file path
+        var table = FlowTable()
         var reloads = 0
         /// The last snapshot, until a file changes (runs read it on every finish, for `on`).
         var snapshot: (flows: [LoadedFlow], errors: [FileError])?
@@ -39,16 +41,19 @@ public final class FlowRegistry: Sendable {
     private let plugins: String
     private let limits: EngineLimits
     private let logger: Logger
+    private let now: @Sendable () -> Double
     private let state = Mutex(State())
     private let listeners = Mutex<[@Sendable () -> Void]>([])
 
-    /// Creates an empty registry for `home`.
-    public init(home: String, limits: EngineLimits = EngineLimits(), logger: Logger) {
+    /// Creates an empty registry for `home`; `now` (seconds since the epoch) dates the errors.
+    public init(home: String, limits: EngineLimits = EngineLimits(), logger: Logger,
+                now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
         self.home = home
         self.flowsFolder = home + "/flows"
         self.plugins = home + "/plugins"
         self.limits = limits
         self.logger = logger
+        self.now = now
     }
 
     // MARK: - Lookups
@@ -56,7 +61,7 @@ public final class FlowRegistry: Sendable {
     /// The flow called `name`.
     public func flow(named name: String) -> LoadedFlow? {
         state.withLock { s in
-            guard let path = s.byName[name], let file = s.files[path], let serving = file.serving,
+            guard let path = s.table.owners[name], let file = s.table.files[path], let serving = file.serving,
                   let definition = serving.flows.first(where: { $0.name == name }) else { return nil }
             return LoadedFlow(definition: definition, script: serving.script, file: path, stale: file.error != nil)
         }
@@ -68,7 +73,7 @@ public final class FlowRegistry: Sendable {
             if let cached = s.snapshot { return cached }
             var flows: [LoadedFlow] = []
             var errors: [FileError] = []
-            for (path, file) in s.files.sorted(by: { $0.key < $1.key }) {
+            for (path, file) in s.table.files.sorted(by: { $0.key < $1.key }) {
                 if let error = file.error { errors.append(error) }
                 guard let serving = file.serving else { continue }
                 for definition in serving.flows {
@@ -111,35 +116,78 @@ public final class FlowRegistry: Sendable {
     // MARK: - Reloading (blocking: call off the cooperative pool)
 
     /// Reloads the given files (absolute paths under `flows/`), or rescans everything when
-    /// `paths` is nil. With `force`, unchanged files are loaded again too (after a plugin
-    /// changed, or on `tide reload`). A rescan validates the plugins first, when something under
-    /// `plugins/` (or `plugins.json`) changed or with `force`; when what they offer changed,
-    /// every flow is loaded again. Returns the paths whose flows changed or failed.
+    /// `paths` is nil. A file is loaded again only when its bytes changed, or with `force`
+    /// (after a plugin changed, or on `tide reload`). A rescan validates the plugins first, when
+    /// something under `plugins/` (or `plugins.json`) changed or with `force`; when what they
+    /// offer changed, every flow is loaded again. Returns the paths whose flows or errors changed.
     @discardableResult
     public func reload(paths: Set<String>?, force: Bool = false) -> [String] {
         var force = force
         if paths == nil, refreshPlugins(force: force) { force = true }
-        var targets: Set<String>
+        let known = state.withLock { $0.table.files }
+        var targets: [FlowFolder.Entry]
         if let paths {
-            targets = Set(paths.filter { $0.hasSuffix(".lua") })
+            targets = paths.filter { $0.hasSuffix(".lua") }.sorted().map { FlowFolder.Entry(path: relative($0), absolute: $0) }
         } else {
-            targets = Set(listScripts())
+            targets = listScripts()
             // files that vanished since the last scan
-            let known = state.withLock { Array($0.files.keys) }
-            for path in known { targets.insert(home + "/" + path) }
-        }
-        var changed: [String] = []
-        for absolute in targets.sorted() {
-            if reloadFile(absolute, force: force) { changed.append(relative(absolute)) }
-        }
-        if !changed.isEmpty {
-            // a failed file may have clashed with a flow that just moved or went away
-            let failed = state.withLock { s in s.files.values.filter { $0.error != nil }.map(\.path) }
-            for path in failed where !targets.contains(home + "/" + path) {
-                if reloadFile(home + "/" + path, force: true) { changed.append(path) }
+            let listed = Set(targets.map(\.path))
+            for path in known.keys.sorted() where !listed.contains(path) {
+                targets.append(FlowFolder.Entry(path: path, absolute: home + "/" + path))
             }
         }
-        state.withLock { $0.reloads += 1 }
+        var batch = ReloadBatch(time: isoTimestamp(now()))
+        var loads: [(path: String, bytes: Data, signature: FileSignature, digest: Int)] = []
+        for target in targets {
+            let previous = known[target.path]
+            guard let absolute = target.absolute else {
+                // a name that is not UTF-8: nothing to load, one error until it is renamed
+                if previous == nil { batch.changes[target.path] = .failed(Self.badName(target.path), nil, digest: nil) }
+                continue
+            }
+            guard let signature = Self.signature(absolute) else {
+                if previous != nil { batch.changes[target.path] = .removed }
+                continue
+            }
+            // (a file that could not be read has no digest: read it again, its mode may be fixed)
+            if !force, let previous, previous.signature == signature, previous.digest != nil { continue }
+            let bytes: Data
+            switch Self.readFile(absolute) {
+            case .success(let data):
+                bytes = data
+            case .failure(let reason):
+                batch.changes[target.path] = .failed("\(target.path): cannot read the file: \(reason) (check its mode and owner)", signature, digest: nil)
+                continue
+            }
+            let digest = Self.digest(bytes)
+            if !force, let previous, previous.digest == digest {
+                batch.changes[target.path] = .same(signature, digest: digest)
+                continue
+            }
+            loads.append((target.path, bytes, signature, digest))
+        }
+        let failedPlugins = state.withLock { $0.plugins.failed }
+        let outcomes = ParallelLoads.run(loads.count) { [loads, plugins, limits] i -> ReloadBatch.Change in
+            let load = loads[i]
+            do throws(EngineError) {
+                let script = try FlowScript(data: load.bytes, path: load.path)
+                let flows = try FlowLoader.definitions(of: script, plugins: plugins, failedPlugins: failedPlugins, limits: limits)
+                return .loaded(FlowVersion(script: script, flows: flows), load.signature, digest: load.digest)
+            } catch {
+                return .failed(error.message, load.signature, digest: load.digest)
+            }
+        }
+        for (load, outcome) in zip(loads, outcomes) { batch.changes[load.path] = outcome }
+
+        let (before, after, changed) = state.withLock { s in
+            let before = s.table
+            let (next, changed) = s.table.applying(batch)
+            s.table = next
+            if !changed.isEmpty { s.invalidate() }
+            s.reloads += 1
+            return (before, next, changed)
+        }
+        log(changed, before: before, after: after)
         RunExecutor.releaseFreeMemory()  // the Lua states of the loads are gone
         if !changed.isEmpty {
             for listener in listeners.withLock({ $0 }) { listener() }
@@ -147,73 +195,35 @@ public final class FlowRegistry: Sendable {
         return changed
     }
 
-    /// Every `*.lua` under `flows/`, recursively (hidden files and folders skipped).
-    public func listScripts() -> [String] {
-        guard let walker = FileManager.default.enumerator(atPath: flowsFolder) else { return [] }
-        var out: [String] = []
-        while let item = walker.nextObject() as? String {
-            let name = (item as NSString).lastPathComponent
-            if name.hasPrefix(".") {
-                walker.skipDescendants()
-                continue
-            }
-            if item.hasSuffix(".lua") { out.append(flowsFolder + "/" + item) }
-        }
-        return out.sorted()
+    /// Every `*.lua` under `flows/`, recursively (hidden files and folders skipped), names that
+    /// are not UTF-8 included.
+    func listScripts() -> [FlowFolder.Entry] {
+        FlowFolder.scripts(in: flowsFolder, shownAs: "flows")
     }
 
     private func relative(_ absolute: String) -> String {
         absolute.hasPrefix(home + "/") ? String(absolute.dropFirst(home.count + 1)) : absolute
     }
 
-    /// Loads one file's newest version; true when its flows or error changed.
-    private func reloadFile(_ absolute: String, force: Bool) -> Bool {
-        let path = relative(absolute)
-        guard let signature = Self.signature(absolute) else {
-            return remove(path)
-        }
-        let previous = state.withLock { $0.files[path] }
-        if !force, let previous, previous.signature == signature { return false }
-        let outcome = load(absolute, path: path)
-        return state.withLock { s -> Bool in
-            var file = s.files[path] ?? FlowFile(path: path)
-            let before = file
-            switch outcome {
-            case .success(let (script, flows)):
-                // a name another file already serves is an error of this (the later) file
-                if let clash = flows.first(where: { s.byName[$0.name].map { $0 != path } ?? false }) {
-                    let message = "\(path):\(clash.line): flow '\(clash.name)' is already defined in \(s.byName[clash.name]!) (flow names are unique in a home)"
-                    file.failed(FileError(file: path, error: message, since: isoTimestamp(Date().timeIntervalSince1970)), signature: signature)
-                    logger.error("reload failed, previous version kept", metadata: ["file": "\(path)", "error": "\(message)"])
-                } else {
-                    for old in file.flows where s.byName[old.name] == path { s.byName[old.name] = nil }
-                    file.loaded(script, flows: flows, signature: signature)
-                    for flow in flows { s.byName[flow.name] = path }
-                    logger.info("loaded", metadata: ["file": "\(path)", "flows": "\(flows.map(\.name).joined(separator: ","))"])
-                }
-            case .failure(let message):
-                file.failed(FileError(file: path, error: message, since: isoTimestamp(Date().timeIntervalSince1970)), signature: signature)
-                logger.error("reload failed, previous version kept", metadata: ["file": "\(path)", "error": "\(message)"])
+    static func badName(_ path: String) -> String {
+        "\(path): the file name is not valid UTF-8 (its bad bytes are shown as \\xNN), so tide does not load it; rename it to a UTF-8 name"
+    }
+
+    private func log(_ changed: [String], before: FlowTable, after: FlowTable) {
+        for path in changed {
+            guard let file = after.files[path] else {
+                let flows = before.files[path]?.flows.map(\.name) ?? []
+                logger.info("removed", metadata: ["file": "\(path)", "flows": "\(flows.joined(separator: ","))"])
+                continue
             }
-            s.files[path] = file
-            if file != before { s.invalidate() }
-            return file != before
+            if let error = file.error {
+                if before.files[path]?.error != error {
+                    logger.error("reload failed, previous version kept", metadata: ["file": "\(path)", "error": "\(error.error)"])
+                }
+            } else {
+                logger.info("loaded", metadata: ["file": "\(path)", "flows": "\(file.flows.map(\.name).joined(separator: ","))"])
+            }
         }
-    }
-
-    private func remove(_ path: String) -> Bool {
-        state.withLock { s in
-            guard let file = s.files.removeValue(forKey: path) else { return false }
-            s.invalidate()
-            for flow in file.flows where s.byName[flow.name] == path { s.byName[flow.name] = nil }
-            logger.info("removed", metadata: ["file": "\(path)", "flows": "\(file.flows.map(\.name).joined(separator: ","))"])
-            return true
-        }
-    }
-
-    private enum LoadOutcome {
-        case success((FlowScript, [FlowDefinition]))
-        case failure(String)
     }
 
     /// Validates the plugins when they changed since the last time (or with `force`); true when
@@ -228,21 +238,43 @@ public final class FlowRegistry: Sendable {
         logger.info("plugins validated", metadata: [
             "plugins": "\(report.plugins.map(\.name).joined(separator: ","))", "failed": "\(report.problems.count)",
         ])
+        let time = now()
         state.withLock { s in
-            if s.plugins.update(report, signature: signature, now: Date().timeIntervalSince1970) { s.invalidate() }
+            if s.plugins.update(report, signature: signature, now: time) { s.invalidate() }
         }
         return true
     }
 
-    private func load(_ absolute: String, path: String) -> LoadOutcome {
-        do {
-            let script = try FlowScript(contentsOf: absolute, displayPath: path)
-            let failed = state.withLock { $0.plugins.failed }
-            let flows = try FlowLoader.definitions(of: script, plugins: plugins, failedPlugins: failed, limits: limits)
-            return .success((script, flows))
-        } catch {
-            return .failure(error.message)
+    /// The bytes of a file, or why they cannot be read.
+    static func readFile(_ path: String) -> Result<Data, ReadFailure> {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return .failure(ReadFailure(errno)) }
+        defer { close(fd) }
+        var data = Data()
+        var chunk = [UInt8](repeating: 0, count: 64 << 10)
+        while true {
+            let count = Glibc.read(fd, &chunk, chunk.count)
+            if count < 0 {
+                if errno == EINTR { continue }
+                return .failure(ReadFailure(errno))
+            }
+            if count == 0 { return .success(data) }
+            data.append(contentsOf: chunk[..<count])
         }
+    }
+
+    /// Why a file could not be read: `strerror` of its errno.
+    struct ReadFailure: Error, CustomStringConvertible {
+        var description: String
+        init(_ code: Int32) { description = String(cString: strerror(code)) }
+    }
+
+    /// A digest of a file's bytes, to tell a changed file from one saved unchanged.
+    static func digest(_ bytes: Data) -> Int {
+        var hasher = Hasher()
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+        hasher.combine(bytes.count)
+        return hasher.finalize()
     }
 
     static func signature(_ path: String) -> FileSignature? {

@@ -126,6 +126,10 @@ public final class FileWatcher: Sendable {
             var change = WatchChange()
             for (path, signature) in now where known[path] != signature { note(path, into: &change) }
             for path in known.keys where now[path] == nil { note(path, into: &change) }
+            if now.contains(where: { $0.value == Self.unreadableName && known[$0.key] == nil })
+                || known.contains(where: { $0.value == Self.unreadableName && now[$0.key] == nil }) {
+                change.rescan = true
+            }
             known = now
             deliver(change)
         }
@@ -133,18 +137,28 @@ public final class FileWatcher: Sendable {
 
     private func scan() -> [String: FileSignature] {
         var out: [String: FileSignature] = [:]
-        for root in roots {
-            // a root that is a symbolic link (examples/plugins -> ../plugins) is walked where it points
-            let target = URL(fileURLWithPath: root).resolvingSymlinksInPath().path
-            guard let walker = FileManager.default.enumerator(atPath: target) else { continue }
+        // a flows/ that is a symbolic link is walked where it points; names that are not UTF-8
+        // count as changes of their own (the rescan they cause reports them)
+        for entry in FlowFolder.scripts(in: roots[0], shownAs: roots[0]) {
+            guard let path = entry.absolute else {
+                out[entry.path] = Self.unreadableName
+                continue
+            }
+            if let signature = FlowRegistry.signature(path) { out[path] = signature }
+        }
+        let plugins = URL(fileURLWithPath: roots[1]).resolvingSymlinksInPath().path
+        if let walker = FileManager.default.enumerator(atPath: plugins) {
             while let item = walker.nextObject() as? String {
-                let path = root + "/" + item
+                let path = roots[1] + "/" + item
                 if let signature = FlowRegistry.signature(path) { out[path] = signature }
             }
         }
         if let signature = FlowRegistry.signature(settingsFile) { out[settingsFile] = signature }
         return out
     }
+
+    /// The signature of a script whose name is not UTF-8 (it cannot be opened by that name).
+    private static let unreadableName = FileSignature(size: -1, modified: 0, inode: 0)
 }
 
 /// The inotify side of ``FileWatcher``: one watch per folder, a map back to paths, debouncing.
@@ -161,30 +175,46 @@ private struct InotifyLoop {
 
     private static let folderMask = UInt32(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_DELETE_SELF | IN_ATTRIB)
 
-    /// Watches `folder` and every folder below it; returns the `*.lua` files found (they may
-    /// have been written before the watch existed).
-    mutating func watchTree(_ folder: String) -> [String] {
+    /// Watches `folder` and every folder below it, following symbolic links, and notes the
+    /// files found into `change` (they may have been written before the watch existed); a name
+    /// that is not UTF-8 asks for a rescan, which reports it.
+    mutating func watchTree(_ folder: String, into change: inout WatchChange) {
+        var walked = Set<Int32>()
+        watchTree(folder, walked: &walked, into: &change)
+    }
+
+    private mutating func watchTree(_ folder: String, walked: inout Set<Int32>, into change: inout WatchChange) {
         let wd = inotify_add_watch(fd, folder, Self.folderMask | UInt32(IN_ONLYDIR))
-        guard wd >= 0 else { return [] }
+        // a folder already walked (a link back up the tree) has the same watch: not again
+        guard wd >= 0, walked.insert(wd).inserted else { return }
         folders[wd] = folder
-        var found: [String] = []
-        guard let items = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return [] }
-        for name in items where !name.hasPrefix(".") {
+        for child in FlowFolder.children(of: Array(folder.utf8)) {
+            guard let name = String(validating: child.name, as: UTF8.self) else {
+                change.rescan = true
+                continue
+            }
             let path = folder + "/" + name
-            var isFolder: ObjCBool = false
-            if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
-                found += watchTree(path)
+            if child.isFolder {
+                watchTree(path, walked: &walked, into: &change)
             } else {
-                found.append(path)
+                watcher.note(path, into: &change)
             }
         }
-        return found
+    }
+
+    /// Drops the watches of `root` and the folders below it.
+    private mutating func unwatch(under root: String) {
+        for (wd, folder) in folders where folder == root || folder.hasPrefix(root + "/") {
+            inotify_rm_watch(fd, wd)
+            folders[wd] = nil
+        }
     }
 
     mutating func setUp() {
         // the roots appearing, and plugins.json written, replaced or removed
         homeWatch = inotify_add_watch(fd, watcher.homeFolder, UInt32(IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_DELETE | IN_ATTRIB | IN_ONLYDIR))
-        for root in watcher.watchedRoots { _ = watchTree(root) }
+        var found = WatchChange()  // the start-up scan reads them
+        for root in watcher.watchedRoots { watchTree(root, into: &found) }
     }
 
     mutating func run() {
@@ -231,9 +261,15 @@ private struct InotifyLoop {
             let event = buffer.load(fromByteOffset: offset, as: inotify_event.self)
             let nameLength = Int(event.len)
             var name = ""
+            var validName = true
             if nameLength > 0 {
                 let start = buffer.advanced(by: offset + header).assumingMemoryBound(to: CChar.self)
-                name = String(cString: start)
+                if let valid = String(validatingCString: start) {
+                    name = valid
+                } else {
+                    name = String(cString: start)
+                    validName = false
+                }
             }
             offset += header + nameLength
             let mask = event.mask
@@ -246,7 +282,12 @@ private struct InotifyLoop {
                 if path == watcher.settingsFile {
                     watcher.note(path, into: &change)
                 } else if watcher.watchedRoots.contains(path), mask & UInt32(IN_CREATE | IN_MOVED_TO) != 0 {
-                    for file in watchTree(path) { watcher.note(file, into: &change) }
+                    watchTree(path, into: &change)
+                    change.rescan = true
+                } else if watcher.watchedRoots.contains(path), mask & UInt32(IN_MOVED_FROM | IN_DELETE) != 0 {
+                    // the root was moved away or was a link that is gone: the folders watched
+                    // under its name are no longer it (their events would come as its files)
+                    unwatch(under: path)
                     change.rescan = true
                 }
                 continue
@@ -256,10 +297,14 @@ private struct InotifyLoop {
                 continue
             }
             guard let folder = folders[event.wd], !name.hasPrefix(".") else { continue }
+            guard validName else {
+                change.rescan = true  // a name that is not UTF-8: the rescan lists it as an error
+                continue
+            }
             let path = folder + "/" + name
             if mask & UInt32(IN_ISDIR) != 0 {
                 if mask & UInt32(IN_CREATE | IN_MOVED_TO) != 0 {
-                    for file in watchTree(path) { watcher.note(file, into: &change) }
+                    watchTree(path, into: &change)
                 } else if mask & UInt32(IN_MOVED_FROM | IN_DELETE) != 0 {
                     change.rescan = true  // a folder of scripts went away
                 }

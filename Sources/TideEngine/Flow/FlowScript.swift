@@ -19,10 +19,15 @@ public struct FlowScript: Sendable, Equatable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw EngineError(.load, "\(displayPath ?? path): cannot read the file (does it exist?)")
         }
+        try self.init(data: data, path: displayPath ?? path)
+    }
+
+    /// A script from a file's bytes, read by the caller; they must be UTF-8 text.
+    public init(data: Data, path: String) throws(EngineError) {
         guard let text = String(data: data, encoding: .utf8) else {
-            throw EngineError(.load, "\(displayPath ?? path): not valid UTF-8 text (is it a Lua script?)")
+            throw EngineError(.load, "\(path): not valid UTF-8 text (is it a Lua script?)")
         }
-        self.init(path: displayPath ?? path, source: text)
+        self.init(path: path, source: text)
     }
 
     /// The file name without `.lua`: the default flow name of a script that defines one flow.
