@@ -17,6 +17,16 @@ struct HardeningTests {
         #expect(o.status == .failed && o.errorCode == "load" && o.errorMessage.contains("field 'timeout': duration expected"))
     }
 
+    // Found by `make fuzz` (Fuzz/lua/units_driver.lua): the size times its unit wrapped around
+    // as an integer, so "17179869185g" was 1 GiB, and a number past the integers gave a float.
+    @Test("a size beyond the integers is refused, not wrapped", arguments: ["17179869185g", "8589934593g", "99999999999999999999"])
+    func hugeSizes(size: String) async {
+        let o = await runFlow(script("return 1", options: "memory = \"\(size)\","))
+        #expect(o.status == .failed && o.errorCode == "load" && o.errorMessage.contains("field 'memory': size expected"), "\(o.status) \(o.errorMessage)")
+        let call = await runFlow(script("local ok, err = pcall(http.get, 'http://127.0.0.1:9/', { max_body = '\(size)' }) return tostring(err)"))
+        #expect(call.value?.string?.contains("option 'max_body': size expected") == true, "\(call.value ?? .null) \(call.errorMessage)")
+    }
+
     @Test("__gc metamethods are refused: finalizers would run inside the engine")
     func gcRefused() async {
         let o = await runFlow(script("return { pcall(setmetatable, {}, { __gc = function() end }) }"))
