@@ -5,7 +5,9 @@ import TideEngine
 
 @Suite("hardening")
 struct HardeningTests {
-    @Test(arguments: ["sleep(1e11)", "parallel({ function() end }, { timeout = 1e12 })", #"sleep("100000d")"#])
+    // "888888888888888882m" was found by `make fuzz`: the integer times 60 wrapped to a negative duration.
+    @Test(arguments: ["sleep(1e11)", "parallel({ function() end }, { timeout = 1e12 })", #"sleep("100000d")"#,
+                      #"sleep("888888888888888882m")"#, #"sleep("153722867280912931m1s")"#])
     func hugeDurationsAreArgumentErrors(call: String) async {
         let o = await runFlow(script(call))
         #expect(o.status == .failed && o.errorMessage.contains("duration expected"))

@@ -173,7 +173,10 @@ local function parse_duration(v)
   while pos <= n do
     local num, unit, nextpos = smatch(v, "^(%d+%.?%d*)(%a+)()", pos)
     if not num or not UNITS[unit] then return nil end
-    total = total + tonumber(num) * UNITS[unit]
+    local x = tonumber(num)
+    -- too long in any unit; and an integer times its unit would wrap ("888888888888888882m" was negative)
+    if x > MAX_DURATION * 1000 then return nil end
+    total = total + x * UNITS[unit]
     pos = nextpos
   end
   if total > MAX_DURATION then return nil end
