@@ -29,6 +29,13 @@ struct HardeningTests {
         #expect(call.value?.string?.contains("option 'max_body': size expected") == true, "\(call.value ?? .null) \(call.errorMessage)")
     }
 
+    // Found by `make fuzz` (Fuzz/lua/json_driver.lua): 1e400 decoded to inf, which json.encode refuses.
+    @Test("json.decode refuses a number past the doubles, as the daemon's reader does")
+    func jsonNumberOutOfRange() async {
+        let o = await runFlow(script(#"local ok, err = pcall(json.decode, "[1e400]") return { ok = ok, err = err, small = json.decode("1e-400") }"#))
+        #expect(o.value == ["ok": false, "err": "json.decode: number out of range at line 1 column 2", "small": 0], "\(o.value ?? .null) \(o.errorMessage)")
+    }
+
     @Test("__gc metamethods are refused: finalizers would run inside the engine")
     func gcRefused() async {
         let o = await runFlow(script("return { pcall(setmetatable, {}, { __gc = function() end }) }"))
