@@ -153,7 +153,8 @@ $(addprefix fuzz-,$(FUZZ_TARGETS)): fuzz-%:
 	$(call fuzz_binary,$*) $(FUZZ_FLAGS) $(FUZZ_SCRATCH)/corpus/$* Fuzz/corpus/$*
 
 # The smallest set of inputs with the same coverage as the committed corpus and what make fuzz
-# found, back into Fuzz/corpus/<target> (commit it).
+# found, back into Fuzz/corpus/<target> (commit it). Inputs named crash-* (ones that found a
+# bug) stay whatever they cover.
 fuzz-merge: fuzz-build
 	@for t in $(FUZZ_TARGETS); do $(MAKE) --no-print-directory fuzz-merge-$$t || exit 1; done
 
@@ -161,7 +162,7 @@ $(addprefix fuzz-merge-,$(FUZZ_TARGETS)): fuzz-merge-%:
 	@rm -rf $(FUZZ_SCRATCH)/merged/$* && mkdir -p $(FUZZ_SCRATCH)/merged/$* $(FUZZ_SCRATCH)/corpus/$* Fuzz/corpus/$*
 	@$(call fuzz_binary,$*) -merge=1 -max_len=65536 $(FUZZ_SCRATCH)/merged/$* Fuzz/corpus/$* $(FUZZ_SCRATCH)/corpus/$* 2>&1 \
 		| grep "MERGE-OUTER: [0-9]* new files" | sed 's/^/$*: /'
-	@rm -f Fuzz/corpus/$*/* && cp $(FUZZ_SCRATCH)/merged/$*/* Fuzz/corpus/$*/
+	@find Fuzz/corpus/$* -type f ! -name 'crash-*' -delete && cp $(FUZZ_SCRATCH)/merged/$*/* Fuzz/corpus/$*/
 	@echo "$*: $$(ls Fuzz/corpus/$* | wc -l) files in Fuzz/corpus/$*"
 
 clean:
