@@ -28,27 +28,32 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     guard let schedule = try? Schedule.parse(text, defaultZone: zone) else { return 0 }
 
     let again = try? Schedule.parse(schedule.text, defaultZone: zone)
-    precondition(again == schedule, "'\(schedule.text)' parses to another schedule")
+    check(again == schedule, "'\(schedule.text)' parses to another schedule")
 
     let starts = schedule.starts(after: after, count: 4)
     var previous = after
     for start in starts {
-        precondition(start > previous, "'\(text)' in \(zone.identifier): start \(start.timeIntervalSince1970) not after \(previous.timeIntervalSince1970)")
+        check(start > previous, "'\(text)' in \(zone.identifier): start \(start.timeIntervalSince1970) not after \(previous.timeIntervalSince1970)")
         previous = start
     }
     guard let first = starts.first else { return 0 }
-    precondition(schedule.next(after: after) == first, "starts(after:count:) and next(after:) disagree")
+    check(schedule.next(after: after) == first, "starts(after:count:) and next(after:) disagree")
     if case .cron = schedule.kind {
         // no start between `after` and the first: planning from just before it finds it again
         let before = first.addingTimeInterval(-1)
         if before >= after {
             let refound = schedule.next(after: before)
-            precondition(
+            check(
                 refound == first,
                 "'\(text)' in \(zone.identifier): next(after: \(after.timeIntervalSince1970)) = \(first.timeIntervalSince1970), but next(after: \(before.timeIntervalSince1970)) = \(refound.map { "\($0.timeIntervalSince1970)" } ?? "nil")")
         }
     }
     return 0
+}
+
+/// Stops with `message` when `ok` is false. (A failed `precondition` prints no message in a release build.)
+func check(_ ok: Bool, _ message: @autoclosure () -> String) {
+    if !ok { fatalError(message()) }
 }
 
 var argc = CommandLine.argc

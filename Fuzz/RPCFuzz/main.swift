@@ -25,7 +25,7 @@ func answer(_ line: Slice<UnsafeBufferPointer<UInt8>>) {
     do {
         value = try JSONValue(parsing: line)
     } catch {
-        precondition(error.offset >= 0 && error.offset <= line.count, "error offset \(error.offset) outside the line of \(line.count) bytes")
+        check(error.offset >= 0 && error.offset <= line.count, "error offset \(error.offset) outside the line of \(line.count) bytes")
         _ = RPCError(.parseError, "not valid JSON: \(error)").response.jsonText
         return
     }
@@ -50,17 +50,17 @@ func respond(to value: JSONValue) {
         _ = try? request.string(name)
         _ = try? request.optionalString(name)
         _ = try? request.bool(name)
-        if let n = try? request.positiveInt(name) { precondition(n > 0, "positiveInt gave \(n)") }
+        if let n = try? request.positiveInt(name) { check(n > 0, "positiveInt gave \(n)") }
     }
     _ = try? request.expectParams(["flow", "run"])
     // a valid request written as a line reads back as the same request
     let line = request.line()
-    precondition(line.last == "\n" && line.dropLast().firstIndex(of: "\n") == nil, "request line with an inner newline: \(line)")
+    check(line.last == "\n" && line.dropLast().firstIndex(of: "\n") == nil, "request line with an inner newline: \(line)")
     guard let again = try? RPCRequest(validating: JSONValue(parsing: Array(line.utf8.dropLast()))) else {
-        preconditionFailure("request line does not read back: \(line)")
+        fatalError("request line does not read back: \(line)")
     }
-    precondition(again.method == request.method, "method changed: \(request.method) -> \(again.method)")
-    precondition(same(again.id, request.id) && same(again.params, request.params), "request changed through its line: \(line)")
+    check(again.method == request.method, "method changed: \(request.method) -> \(again.method)")
+    check(same(again.id, request.id) && same(again.params, request.params), "request changed through its line: \(line)")
     if let id = request.id { checkRoundTrip(RPCMessage.result(.null, id: id)) }
     checkRoundTrip(RPCError(.methodNotFound, "no method \(request.method)", id: request.id).response)
 }
@@ -72,9 +72,9 @@ func checkRoundTrip(_ value: JSONValue) {
     do {
         again = try JSONValue(parsing: Array(text.utf8))
     } catch {
-        preconditionFailure("written JSON does not read back (\(error)): \(text)")
+        fatalError("written JSON does not read back (\(error)): \(text)")
     }
-    precondition(same(again, value), "JSON changed through its text: \(text)")
+    check(same(again, value), "JSON changed through its text: \(text)")
 }
 
 /// Equal, with numbers compared by value: the writer prints an integral double as an integer.
@@ -87,6 +87,11 @@ func same(_ a: JSONValue?, _ b: JSONValue?) -> Bool {
     case (.object(let x)?, .object(let y)?): return x.count == y.count && x.allSatisfy { same($0.value, y[$0.key]) }
     default: return a == b
     }
+}
+
+/// Stops with `message` when `ok` is false. (A failed `precondition` prints no message in a release build.)
+func check(_ ok: Bool, _ message: @autoclosure () -> String) {
+    if !ok { fatalError(message()) }
 }
 
 var argc = CommandLine.argc
