@@ -152,15 +152,15 @@ $(addprefix fuzz-,$(FUZZ_TARGETS)): fuzz-%:
 	@echo "== fuzz $* for $(FUZZ_SECONDS) s"
 	$(call fuzz_binary,$*) $(FUZZ_FLAGS) $(FUZZ_SCRATCH)/corpus/$* Fuzz/corpus/$*
 
-# The smallest set of inputs with the same coverage as the committed corpus and what make fuzz
-# found, back into Fuzz/corpus/<target> (commit it). Inputs named crash-* (ones that found a
-# bug) stay whatever they cover.
+# A small set of inputs with the features of the committed corpus and of what make fuzz found
+# (a set cover: about half the files of -merge=1), back into Fuzz/corpus/<target>; commit it.
+# Inputs named crash-* (ones that found a bug) stay whatever they cover.
 fuzz-merge: fuzz-build
 	@for t in $(FUZZ_TARGETS); do $(MAKE) --no-print-directory fuzz-merge-$$t || exit 1; done
 
 $(addprefix fuzz-merge-,$(FUZZ_TARGETS)): fuzz-merge-%:
 	@rm -rf $(FUZZ_SCRATCH)/merged/$* && mkdir -p $(FUZZ_SCRATCH)/merged/$* $(FUZZ_SCRATCH)/corpus/$* Fuzz/corpus/$*
-	@$(call fuzz_binary,$*) -merge=1 -max_len=65536 $(FUZZ_SCRATCH)/merged/$* Fuzz/corpus/$* $(FUZZ_SCRATCH)/corpus/$* 2>&1 \
+	@$(call fuzz_binary,$*) -set_cover_merge=1 -max_len=65536 $(FUZZ_SCRATCH)/merged/$* Fuzz/corpus/$* $(FUZZ_SCRATCH)/corpus/$* 2>&1 \
 		| grep "MERGE-OUTER: [0-9]* new files" | sed 's/^/$*: /'
 	@find Fuzz/corpus/$* -type f ! -name 'crash-*' -delete && cp $(FUZZ_SCRATCH)/merged/$*/* Fuzz/corpus/$*/
 	@echo "$*: $$(ls Fuzz/corpus/$* | wc -l) files in Fuzz/corpus/$*"
