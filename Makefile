@@ -17,7 +17,21 @@ CRONITER_PYTHON := $(CURDIR)/$(VENV)/bin/python3
 CRONITER_VERSION ?= 7.0.0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help deps lua-modules croniter build release install check-release run test test-lua test-swift bench clean
+# `make fuzz`: libFuzzer targets (Fuzz/, docs/fuzzing.md), each run FUZZ_SECONDS, built with ASan
+# in their own folder so that `swift build` and `make test` never build them.
+FUZZ_SECONDS ?= 60
+FUZZ_SCRATCH := .build-fuzz
+FUZZ_SWIFT := RPCFuzz CronFuzz DurationFuzz
+FUZZ_LUA := json units
+FUZZ_TARGETS := $(FUZZ_SWIFT) $(FUZZ_LUA)
+FUZZ_CLANG ?= $(dir $(shell command -v $(SWIFT)))clang
+# -timeout: an input that takes 10 s is a hang; -max_len: a request line is at most 1 MiB, and
+# longer inputs than 64 KiB find nothing new here but slow every execution.
+FUZZ_FLAGS = -max_total_time=$(FUZZ_SECONDS) -timeout=10 -max_len=65536 -print_final_stats=1 \
+	-artifact_prefix=$(FUZZ_SCRATCH)/artifacts/$*- $(FUZZ_EXTRA)
+
+.PHONY: help deps lua-modules croniter build release install check-release run test test-lua test-swift bench clean \
+	fuzz fuzz-build fuzz-merge $(addprefix fuzz-,$(FUZZ_TARGETS)) $(addprefix fuzz-merge-,$(FUZZ_TARGETS))
 
 help:
 	@echo "tide: make targets"
@@ -27,6 +41,8 @@ help:
 	@echo "  make release        build the release binary $(BIN) (static Swift runtime, stripped)"
 	@echo "  make check-release  build it and run it with the Swift toolchain out of reach"
 	@echo "  make bench          the benchmarks against the peers (Node, xargs, lua5.4, croniter, ...)"
+	@echo "  make fuzz           fuzz the protocol, cron, duration/size and json parsers, FUZZ_SECONDS=60 each (docs/fuzzing.md)"
+	@echo "  make fuzz-merge     minimize what make fuzz found into the committed corpus Fuzz/corpus/"
 	@echo "  make clean          remove the build folders"
 
 # Installs what a fresh machine lacks: the Lua 5.4 library and interpreter (Debian packages).
@@ -110,5 +126,45 @@ bench: deps croniter release
 	scripts/bench-dispatch
 	scripts/bench-http
 
+# The Swift targets: Package.swift declares them only under TIDE_FUZZ=1. SwiftPM owns main, so
+# each target's top level calls LLVMFuzzerRunDriver (Fuzz/CFuzzDriver).
+# The Lua targets: one C harness (Fuzz/lua/fuzz_lua.c) with a driver chunk per target, against
+# the system Lua; the driver reads the Lua sources from Sources/TideLua/lua at start-up.
+fuzz-build: deps
+	@for t in $(FUZZ_SWIFT); do \
+		TIDE_FUZZ=1 $(SWIFT) build -c release --scratch-path $(FUZZ_SCRATCH) \
+			-Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld --product $$t || exit 1; \
+	done
+	@mkdir -p $(FUZZ_SCRATCH)/lua
+	@for t in $(FUZZ_LUA); do \
+		$(FUZZ_CLANG) -g -O1 -fsanitize=fuzzer,address -fuse-ld=lld \
+			-DTIDE_FUZZ_DRIVER='"$(CURDIR)/Fuzz/lua/'$$t'_driver.lua"' -DTIDE_LUA_DIR='"$(CURDIR)/Sources/TideLua/lua"' \
+			$$(pkg-config --cflags lua5.4) Fuzz/lua/fuzz_lua.c $$(pkg-config --libs lua5.4) -o $(FUZZ_SCRATCH)/lua/$$t || exit 1; \
+	done
+
+fuzz_binary = $(if $(filter $(1),$(FUZZ_LUA)),$(FUZZ_SCRATCH)/lua/$(1),$(FUZZ_SCRATCH)/release/$(1))
+
+# New inputs go to $(FUZZ_SCRATCH)/corpus/<target>; the committed corpus is read, not written.
+fuzz: fuzz-build
+	@for t in $(FUZZ_TARGETS); do $(MAKE) --no-print-directory fuzz-$$t || exit 1; done
+
+$(addprefix fuzz-,$(FUZZ_TARGETS)): fuzz-%:
+	@mkdir -p $(FUZZ_SCRATCH)/corpus/$* $(FUZZ_SCRATCH)/artifacts Fuzz/corpus/$*
+	@echo "== fuzz $* for $(FUZZ_SECONDS) s"
+	$(call fuzz_binary,$*) $(FUZZ_FLAGS) $(FUZZ_SCRATCH)/corpus/$* Fuzz/corpus/$*
+
+# A small set of inputs with the features of the committed corpus and of what make fuzz found
+# (a set cover: about half the files of -merge=1), back into Fuzz/corpus/<target>; commit it.
+# Inputs named crash-* (ones that found a bug) stay whatever they cover.
+fuzz-merge: fuzz-build
+	@for t in $(FUZZ_TARGETS); do $(MAKE) --no-print-directory fuzz-merge-$$t || exit 1; done
+
+$(addprefix fuzz-merge-,$(FUZZ_TARGETS)): fuzz-merge-%:
+	@rm -rf $(FUZZ_SCRATCH)/merged/$* && mkdir -p $(FUZZ_SCRATCH)/merged/$* $(FUZZ_SCRATCH)/corpus/$* Fuzz/corpus/$*
+	@$(call fuzz_binary,$*) -set_cover_merge=1 -max_len=65536 $(FUZZ_SCRATCH)/merged/$* Fuzz/corpus/$* $(FUZZ_SCRATCH)/corpus/$* 2>&1 \
+		| grep "MERGE-OUTER: [0-9]* new files" | sed 's/^/$*: /'
+	@find Fuzz/corpus/$* -type f ! -name 'crash-*' -delete && cp $(FUZZ_SCRATCH)/merged/$*/* Fuzz/corpus/$*/
+	@echo "$*: $$(ls Fuzz/corpus/$* | wc -l) files in Fuzz/corpus/$*"
+
 clean:
-	rm -rf .build $(RELEASE_SCRATCH)
+	rm -rf .build $(RELEASE_SCRATCH) $(FUZZ_SCRATCH)

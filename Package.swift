@@ -134,3 +134,23 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// `make fuzz` (TIDE_FUZZ=1): the libFuzzer targets of Fuzz/ and only the pure modules they test,
+// without the package's dependencies, so `swift build` and `swift test` never see them and the
+// fuzz build resolves nothing. The Lua targets are C programs (Fuzz/lua/, built by the Makefile).
+if Context.environment["TIDE_FUZZ"] == "1" {
+    package.dependencies = []
+    package.products = []
+    package.targets = [
+        .target(name: "TideProtocol"),
+        .target(name: "TideSchedule"),
+        // libFuzzer's LLVMFuzzerRunDriver, which each target's top level calls (SwiftPM owns main).
+        .target(name: "CFuzzDriver", path: "Fuzz/CFuzzDriver"),
+        // JSON text of one request line, batches and RPCRequest(validating:), as ControlServer reads them.
+        .executableTarget(name: "RPCFuzz", dependencies: ["TideProtocol", "CFuzzDriver"], path: "Fuzz/RPCFuzz"),
+        // Schedule.parse in a zone, then next(after:) and starts(after:count:).
+        .executableTarget(name: "CronFuzz", dependencies: ["TideSchedule", "CFuzzDriver"], path: "Fuzz/CronFuzz"),
+        // The command line's parseDuration (Sources/tide/ParseDuration.swift, linked into the folder).
+        .executableTarget(name: "DurationFuzz", dependencies: ["CFuzzDriver"], path: "Fuzz/DurationFuzz"),
+    ]
+}

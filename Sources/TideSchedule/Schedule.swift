@@ -95,7 +95,14 @@ public struct Schedule: Sendable, Hashable {
             var multiple = (time / interval).rounded(.down) + 1
             if multiple * interval <= time { multiple += 1 }
             if (multiple - 1) * interval > time { multiple -= 1 }
-            return Date(timeIntervalSince1970: multiple * interval)
+            // A Date holds seconds since 2001, so a multiple just after `time` can round back to
+            // `after` itself (@every 5020ms from 1970: its third start was its second again).
+            for _ in 0..<4 {
+                let start = Date(timeIntervalSince1970: multiple * interval)
+                if start > after { return start }
+                multiple += 1
+            }
+            return nil  // so far from 1970 that one interval is below a Date's precision
         case .reboot:
             return nil
         }

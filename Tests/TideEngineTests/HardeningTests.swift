@@ -5,7 +5,9 @@ import TideEngine
 
 @Suite("hardening")
 struct HardeningTests {
-    @Test(arguments: ["sleep(1e11)", "parallel({ function() end }, { timeout = 1e12 })", #"sleep("100000d")"#])
+    // "888888888888888882m" was found by `make fuzz`: the integer times 60 wrapped to a negative duration.
+    @Test(arguments: ["sleep(1e11)", "parallel({ function() end }, { timeout = 1e12 })", #"sleep("100000d")"#,
+                      #"sleep("888888888888888882m")"#, #"sleep("153722867280912931m1s")"#])
     func hugeDurationsAreArgumentErrors(call: String) async {
         let o = await runFlow(script(call))
         #expect(o.status == .failed && o.errorMessage.contains("duration expected"))
@@ -15,6 +17,23 @@ struct HardeningTests {
     func hugeFlowTimeout() async {
         let o = await runFlow(script("return 1", options: "timeout = 1e11,"))
         #expect(o.status == .failed && o.errorCode == "load" && o.errorMessage.contains("field 'timeout': duration expected"))
+    }
+
+    // Found by `make fuzz` (Fuzz/lua/units_driver.lua): the size times its unit wrapped around
+    // as an integer, so "17179869185g" was 1 GiB, and a number past the integers gave a float.
+    @Test("a size beyond the integers is refused, not wrapped", arguments: ["17179869185g", "8589934593g", "99999999999999999999"])
+    func hugeSizes(size: String) async {
+        let o = await runFlow(script("return 1", options: "memory = \"\(size)\","))
+        #expect(o.status == .failed && o.errorCode == "load" && o.errorMessage.contains("field 'memory': size expected"), "\(o.status) \(o.errorMessage)")
+        let call = await runFlow(script("local ok, err = pcall(http.get, 'http://127.0.0.1:9/', { max_body = '\(size)' }) return tostring(err)"))
+        #expect(call.value?.string?.contains("option 'max_body': size expected") == true, "\(call.value ?? .null) \(call.errorMessage)")
+    }
+
+    // Found by `make fuzz` (Fuzz/lua/json_driver.lua): 1e400 decoded to inf, which json.encode refuses.
+    @Test("json.decode refuses a number past the doubles, as the daemon's reader does")
+    func jsonNumberOutOfRange() async {
+        let o = await runFlow(script(#"local ok, err = pcall(json.decode, "[1e400]") return { ok = ok, err = err, small = json.decode("1e-400") }"#))
+        #expect(o.value == ["ok": false, "err": "json.decode: number out of range at line 1 column 2", "small": 0], "\(o.value ?? .null) \(o.errorMessage)")
     }
 
     @Test("__gc metamethods are refused: finalizers would run inside the engine")

@@ -40,6 +40,19 @@ struct ScheduleTests {
         #expect(fractional.starts(after: Date(timeIntervalSince1970: 1), count: 2).map(\.timeIntervalSince1970) == [1.5, 3])
     }
 
+    /// Found by `make fuzz` (CronFuzz): a Date holds seconds since 2001, so a multiple computed
+    /// from a start's seconds since 1970 rounded back to that start: starts repeated.
+    @Test(arguments: ["@every 5020ms", "@every 1.1s", "@every 3.3", "@every 1h0.7s"])
+    func everyFractionalStartsAreStrictlyAfter(_ text: String) throws {
+        let schedule = try Schedule.parse(text, defaultZone: zone("UTC"))
+        for origin in [0, 1_700_000_000.3, -86_400.9] {
+            let starts = schedule.starts(after: Date(timeIntervalSince1970: origin), count: 500)
+            #expect(starts.count == 500)
+            let repeated = zip(starts, starts.dropFirst()).first { $1 <= $0 }
+            #expect(repeated == nil, "\(text) from \(origin): \(repeated.map { "\($0.0.timeIntervalSince1970) then \($0.1.timeIntervalSince1970)" } ?? "")")
+        }
+    }
+
     @Test func rebootHasNoNextStart() throws {
         let schedule = try Schedule.parse("@reboot", defaultZone: zone("UTC"))
         #expect(schedule.kind == .reboot)

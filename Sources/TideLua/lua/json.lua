@@ -426,8 +426,11 @@ local function parse_number(s, pos)
     if not e2 then decode_fail(s, pos, "invalid number") end
     e = e2
   end
-  -- tonumber yields an integer for integral text that fits, a float otherwise.
-  return tonumber(sub(s, pos, e)), e + 1
+  -- tonumber yields an integer for integral text that fits, a float otherwise. A float past
+  -- the doubles (1e400) would be inf, which encode refuses: refused here, as Foundation does.
+  local v = tonumber(sub(s, pos, e))
+  if v == huge or v == -huge then decode_fail(s, pos, "number out of range") end
+  return v, e + 1
 end
 
 local parse_value -- forward

@@ -12,6 +12,7 @@ __tide_limited = nil
 local type, select, error, pairs, ipairs, tostring, tonumber = type, select, error, pairs, ipairs, tostring, tonumber
 local setmetatable, getmetatable, pcall, xpcall, rawget, next = setmetatable, getmetatable, pcall, xpcall, rawget, next
 local mtype, floor, huge, random = math.type, math.floor, math.huge, math.random
+local tointeger, maxinteger = math.tointeger, math.maxinteger
 local concat, sort, unpack, tpack = table.concat, table.sort, table.unpack, table.pack
 local format, sfind, smatch, ssub = string.format, string.find, string.match, string.sub
 local traceback, getinfo = debug.traceback, debug.getinfo
@@ -172,7 +173,10 @@ local function parse_duration(v)
   while pos <= n do
     local num, unit, nextpos = smatch(v, "^(%d+%.?%d*)(%a+)()", pos)
     if not num or not UNITS[unit] then return nil end
-    total = total + tonumber(num) * UNITS[unit]
+    local x = tonumber(num)
+    -- too long in any unit; and an integer times its unit would wrap ("888888888888888882m" was negative)
+    if x > MAX_DURATION * 1000 then return nil end
+    total = total + x * UNITS[unit]
     pos = nextpos
   end
   if total > MAX_DURATION then return nil end
@@ -219,8 +223,15 @@ local function parse_size(v)
   if type(v) ~= "string" then return nil end
   local num, unit = smatch(v:lower(), "^%s*(%d+%.?%d*)%s*(%a*)%s*$")
   if not num or not SIZE_UNITS[unit] then return nil end
-  local bytes = floor(tonumber(num) * SIZE_UNITS[unit])
-  if bytes <= 0 then return nil end
+  local n, scale = tonumber(num), SIZE_UNITS[unit]
+  local bytes
+  if mtype(n) == "integer" then
+    if n > maxinteger // scale then return nil end  -- the product would wrap ("17179869185g" was 1g)
+    bytes = n * scale
+  else
+    bytes = tointeger(floor(n * scale))  -- nil beyond the integers ("99999999999999999999")
+  end
+  if not bytes or bytes <= 0 then return nil end
   return bytes
 end
 
