@@ -79,6 +79,34 @@ struct SandboxTests {
         #expect(o.errorMessage.contains("32 MiB"))
     }
 
+    @Test("the files' shared metatable is read-only: a __gc set there would finalize every file inside the engine")
+    func fileMetatableReadOnly() async {
+        let o = await runFlow(script("""
+            local mt = getmetatable(io.open("/etc/hostname"))
+            local ok, e = pcall(function() mt.__gc = function() while true do end end end)
+            return { ok = ok, e = e, read = mt.__index.read ~= nil }
+            """))
+        #expect(o.value == ["ok": false, "e": "test.lua:3: the metatable of files is read-only in flows", "read": true])
+    }
+
+    @Test("io.output(file) redirects io.write as in Lua; io.output(io.stdout) brings back the log; standard streams do not close")
+    func ioOutput() async {
+        let events = EventLog()
+        let o = await runFlow(script("""
+            local same = io.output(io.stdout) == io.stdout
+            local path = os.tmpname()
+            io.output(path)
+            io.write("to the file ", 1, "\\n")
+            io.close()
+            io.output(io.stdout)
+            io.write("to the log\\n")
+            local f = io.open(path) local text = f:read("a") f:close() os.remove(path)
+            return { same = same, text = text, close = select(2, io.stdout:close()), close2 = select(2, io.close(io.stdout)) }
+            """), observer: events)
+        #expect(o.value == ["same": true, "text": "to the file 1\n", "close": "cannot close standard file", "close2": "cannot close standard file"], "\(o.error ?? "")")
+        #expect(events.logLines.contains("to the log") && !events.logLines.contains { $0.contains("to the file") })
+    }
+
     @Test("sleep where Lua cannot yield (a table.sort comparator) is a clear error")
     func sleepInComparator() async {
         let o = await runFlow(script("table.sort({3, 1, 2}, function(a, b) sleep(0.01) return a < b end)"))

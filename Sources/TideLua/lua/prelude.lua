@@ -1430,7 +1430,10 @@ local function log_stream(level)
     if pending ~= "" then H.log(level, pending) pending = "" end
     return self
   end
-  function stream:close() return self:flush() end
+  function stream:close()
+    self:flush()
+    return nil, "cannot close standard file"
+  end
   function stream:setvbuf() return true end
   function stream:lines() error("cannot read from the run's log", 2) end
   function stream:read() error("cannot read from the run's log", 2) end
@@ -1438,11 +1441,41 @@ local function log_stream(level)
 end
 io.stdout = log_stream("info")
 io.stderr = log_stream("warn")
-io.write = function(...) return io.stdout:write(...) end
-local raw_output = io.output
+-- The default output starts as the run's log; io.output(file or name) makes io.write write
+-- there, as in Lua, and io.output(io.stdout) brings it back.
+local raw_output, raw_close = io.output, io.close
+local output = io.stdout
+io.write = function(...) return output:write(...) end
 io.output = function(f)
-  if f == nil then return io.stdout end
-  return raw_output(f)
+  if f == nil then return output end
+  if f == io.stdout or f == io.stderr then
+    output = f
+  else
+    local ok, r = pcall(raw_output, f)
+    if not ok then
+      error(string.gsub(string.gsub(r, "^prelude:%d+: ", "", 1), "^(bad argument #%d+ to )'[^']*'", "%1'output'", 1), 2)
+    end
+    output = r
+  end
+  return output
+end
+io.close = function(...)
+  local f = ...
+  if select("#", ...) == 0 then f = output end
+  if f == io.stdout or f == io.stderr then return nil, "cannot close standard file" end
+  return raw_close(f)
+end
+
+-- Files' shared metatable is read-only: a __gc set on it would finalize every file inside the
+-- engine, even after the run, out of reach of its timeout and cancel (what setmetatable refuses).
+do
+  local files = getmetatable(raw_output())  -- the process's stdout, a FILE* like any file
+  if type(files) == "table" then
+    files.__metatable = raw_setmetatable({}, {
+      __index = files,
+      __newindex = function() error("the metatable of files is read-only in flows", 2) end,
+    })
+  end
 end
 
 -- Module path: the home's plugins/ and plugins.json, the load limit, and the plugins the daemon
