@@ -76,7 +76,7 @@ struct ControlHardeningTests {
                 _ = try CH.call(c, id: "sub", "events.subscribe", [:])
                 return c
             }
-            defer { CH.hangUp(follower); CH.hangUp(subscriber) }
+            defer { follower.hangUp(); subscriber.hangUp() }
             let baseline = try CH.resetPeak(d.pid)
             try d.home.write("gate", "")
             let run = try await CH.finishedRun(d, id, timeout: .seconds(120))
@@ -129,8 +129,8 @@ struct ControlHardeningTests {
                 _ = try CH.call(c, id: 1, "daemon.status")
                 return c
             }
-            defer { (subscribers + [prober]).forEach(CH.hangUp) }
-            let (evicted, evictedClosed) = try await blocking { (try CH.next(idle), try CH.isClosed(idle)) }
+            defer { (subscribers + [prober]).forEach { $0.hangUp() } }
+            let (evicted, evictedClosed) = try await blocking { (try CH.next(idle), try idle.isClosedByDaemon()) }
             #expect(evicted["error"]?["data"]?["code"] == .string("too_many_connections"), "\(evicted)")
             #expect(CH.message(evicted).contains("limit of 3 connections") && CH.message(evicted).contains("sent no request"), "\(evicted)")
             #expect(evicted["id"] == .null, "\(evicted)")
@@ -140,7 +140,7 @@ struct ControlHardeningTests {
             let refusals = try await blocking { [socket = d.socket] in
                 try (0..<20).map { _ in
                     let c = try RawConnection(path: socket)
-                    return (try CH.next(c), try CH.isClosed(c))
+                    return (try CH.next(c), try c.isClosedByDaemon())
                 }
             }
             for (answer, closed) in refusals {
@@ -157,7 +157,7 @@ struct ControlHardeningTests {
             #expect(warnings.count == 1, "22 refusals and closings should be logged once: \(warnings)")
 
             // once the connections fall to three quarters of the limit, one line sums it up
-            (subscribers + [prober]).forEach(CH.hangUp)
+            (subscribers + [prober]).forEach { $0.hangUp() }
             let summed = await waitUntil(timeout: .seconds(30)) { d.log.contains("below the connection limit again: 21 connections refused, 1 closed") }
             #expect(summed, "\(d.log.suffix(1500))")
         }
@@ -170,13 +170,13 @@ struct ControlHardeningTests {
             let connections = try await blocking { [socket = d.socket] in
                 try (0..<10_000).map { _ in try RawConnection(path: socket) }
             }
-            defer { connections.forEach { CH.hangUp($0) } }
+            defer { connections.forEach { $0.hangUp() } }
             let clock = ContinuousClock()
             let start = clock.now
             let status = try await CH.result(d, "daemon.status")
             #expect(status["version"]?.string != nil, "\(status)")
             #expect(clock.now - start < .seconds(10), "a client waited \(clock.now - start) behind 10,000 idle connections")
-            let (first, closed) = try await blocking { (try CH.next(connections[0]), try CH.isClosed(connections[0])) }
+            let (first, closed) = try await blocking { (try CH.next(connections[0]), try connections[0].isClosedByDaemon()) }
             #expect(first["error"]?["data"]?["code"] == .string("too_many_connections"), "\(first)")
             #expect(CH.message(first).contains("4096 connections"), "\(first)")
             #expect(closed)
@@ -247,7 +247,7 @@ struct ControlHardeningTests {
                 shutdown(c.fd, Int32(SHUT_WR))
                 var ids: [JSONValue] = []
                 while ids.count < 2 { ids.append(try CH.next(c)["id"] ?? .null) }
-                return (ids, try CH.isClosed(c))
+                return (ids, try c.isClosedByDaemon())
             }
             #expect(Set(ids.map(\.description)) == ["1", "2"], "\(ids)")
             #expect(closed)
@@ -346,20 +346,7 @@ private enum CH {
         }
     }
 
-    /// True when the daemon has closed the connection (EOF or reset) without sending more lines.
-    static func isClosed(_ c: RawConnection) throws -> Bool {
-        do {
-            guard let line = try c.readLine() else { return true }
-            throw HarnessError("expected the connection to be closed, got: \(line.prefix(300))")
-        } catch let error as HarnessError where error.description.contains("reset") {
-            return true
-        }
-    }
 
-    /// Closes the client's side.
-    static func hangUp(_ c: RawConnection) {
-        shutdown(c.fd, Int32(SHUT_RDWR))
-    }
 
     /// The `run.log` messages of a `run.logs {follow}` connection, and its answer.
     static func readFollowed(_ c: RawConnection) throws -> ([String], JSONValue) {

@@ -184,7 +184,7 @@ struct ControlProtocolTests {
                     // the daemon may close before it has read everything (EPIPE): its answer is still queued
                 }
                 let answer = try CP.next(c)
-                return (answer, try CP.isClosed(c))
+                return (answer, try c.isClosedByDaemon())
             }
             #expect(answer["error"] != nil, "no error for an over-long line: \(answer)")
             #expect(CP.errorCode(answer) == -32600 || CP.errorCode(answer) == -32700, "\(answer)")
@@ -309,7 +309,7 @@ struct ControlProtocolTests {
                 while true {
                     let message = try CP.next(c)
                     if message["method"] == .string("run.log"), let id = message["params"]?["run_id"]?.string {
-                        CP.hangUp(c)
+                        c.hangUp()
                         return id
                     }
                     if message["id"] != nil { throw HarnessError("run.start answered before the run logged: \(message)") }
@@ -324,7 +324,7 @@ struct ControlProtocolTests {
                 while true {
                     let message = try CP.next(c)
                     if message["method"] == .string("run.log") {
-                        CP.hangUp(c)
+                        c.hangUp()
                         return message
                     }
                     if message["id"] != nil { throw HarnessError("run.logs answered before the run ended: \(message)") }
@@ -733,7 +733,7 @@ struct ControlProtocolTests {
             let exited = await waitUntil(timeout: .seconds(10)) { [process = d.process] in !process.isRunning }
             #expect(exited, "tide serve still runs 10 s after SIGTERM while two clients are connected; log:\n\(d.log.suffix(3000))")
             // let it finish stopping (withDaemon waits for the exit)
-            CP.hangUp(idle)
+            idle.hangUp()
             subscriber.close()
         }
     }
@@ -849,20 +849,7 @@ private enum CP {
         }
     }
 
-    /// True when the daemon has closed the connection (EOF or reset) without sending more lines.
-    static func isClosed(_ c: RawConnection) throws -> Bool {
-        do {
-            guard let line = try c.readLine() else { return true }
-            throw HarnessError("expected the connection to be closed, got: \(line.prefix(300))")
-        } catch let error as HarnessError where error.description.contains("reset") {
-            return true
-        }
-    }
 
-    /// Closes the client's side (the daemon sees the client go away mid-request).
-    static func hangUp(_ c: RawConnection) {
-        shutdown(c.fd, Int32(SHUT_RDWR))
-    }
 
     /// Sends one request on a new connection and returns the whole response.
     static func rpc(_ d: RunningDaemon, _ method: String, _ params: [String: Any]? = nil) async throws -> JSONValue {
@@ -946,7 +933,7 @@ private enum CP {
 
         func next() throws -> JSONValue { try CP.next(connection) }
 
-        func close() { CP.hangUp(connection) }
+        func close() { connection.hangUp() }
     }
 
     /// An `events.subscribe` connection: its answer, then its notifications.

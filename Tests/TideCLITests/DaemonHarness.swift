@@ -244,3 +244,20 @@ final class RawConnection: @unchecked Sendable {
         }
     }
 }
+
+extension RawConnection {
+    /// True when the daemon has closed the connection (EOF or reset) without sending more lines.
+    func isClosedByDaemon() throws -> Bool {
+        do {
+            guard let line = try readLine() else { return true }
+            throw HarnessError("expected the connection to be closed, got: \(line.prefix(300))")
+        } catch let error as HarnessError where error.description.contains("reset") {
+            return true
+        }
+    }
+
+    /// Closes the client's side (the daemon sees the client go away, mid-request or not).
+    func hangUp() {
+        shutdown(fd, Int32(SHUT_RDWR))
+    }
+}
